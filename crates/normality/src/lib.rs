@@ -1,0 +1,16 @@
+//! Models of normality, anomaly scores, working-point threshold rules and detection metrics.
+//!
+//! Everything here is plain Rust over `f32` features and `f64` scores, so it can be used
+//! without the backbone crate, for example on scores produced by another detector.
+//! Convention throughout: a higher score means "more anomalous", and an image is flagged
+//! anomalous when `score >= threshold`.
+
+mod error;
+mod features;
+pub mod metrics;
+pub mod model;
+pub mod split;
+pub mod threshold;
+
+pub use error::{Error, Result};
+pub use features::Features;
