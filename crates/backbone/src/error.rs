@@ -1,0 +1,22 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate; each message names the file and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown backbone `{name}`: available are {known}")]
+    UnknownBackbone { name: String, known: String },
+    #[error("backbone `{backbone}` has no stage `{tap}`: available taps are {available}")]
+    UnknownTap { backbone: String, tap: String, available: String },
+    #[error("weights file {path}: {reason}")]
+    WeightsMissing { path: PathBuf, reason: String },
+    #[error("weights file {path}: {reason}")]
+    WeightsFormat { path: PathBuf, reason: String },
+    #[error("weights file {path} does not fit backbone `{backbone}`: {details}. Is it the file for this backbone?")]
+    WeightsMismatch { path: PathBuf, backbone: String, details: String },
+    #[error("image {path}: {reason}")]
+    Image { path: PathBuf, reason: String },
+    #[error("device `{device}` is not usable: {reason}")]
+    Device { device: &'static str, reason: String },
+    #[error("reading results back from the device failed: {0}")]
+    Readback(String),
+}

@@ -1,0 +1,128 @@
+//! Decoding image files to 8-bit pixels. Every PNG/JPEG/BMP flavour (8/16-bit, gray, RGB,
+//! RGBA, palette) lands on the same values: 16-bit samples are rounded to 8 bits, alpha is
+//! dropped (not composited, as `PIL.Image.convert("RGB")` does), and gray stays one channel
+//! until the network input replicates it.
+
+use std::path::Path;
+
+use image::{DynamicImage, ImageReader};
+
+use crate::Error;
+
+/// Interleaved 8-bit pixels with one (gray) or three (RGB) channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    pub channels: usize,
+    pub data: Vec<u8>,
+}
+
+impl Pixels {
+    pub fn new(width: u32, height: u32, channels: usize, data: Vec<u8>) -> Self {
+        assert!(channels == 1 || channels == 3, "pixels have 1 or 3 channels, not {channels}");
+        assert_eq!(data.len(), width as usize * height as usize * channels, "pixel buffer size");
+        Self { width, height, channels, data }
+    }
+
+    /// The pixel as RGB, replicating gray.
+    pub fn rgb(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * self.channels;
+        match self.channels {
+            1 => [self.data[i]; 3],
+            _ => [self.data[i], self.data[i + 1], self.data[i + 2]],
+        }
+    }
+}
+
+/// Reads and decodes `path`; the format is taken from the content, not the extension.
+pub fn decode_file(path: &Path) -> Result<Pixels, Error> {
+    let fail = |reason: String| Error::Image { path: path.to_path_buf(), reason };
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return Err(fail("the file is empty (0 bytes); replace or remove it".into()));
+    }
+    let reader = ImageReader::open(path)
+        .map_err(|e| fail(format!("cannot open it: {e}")))?
+        .with_guessed_format()
+        .map_err(|e| fail(format!("cannot read it: {e}")))?;
+    if reader.format().is_none() {
+        return Err(fail("not a PNG, JPEG or BMP image (unrecognised content); remove it or convert it".into()));
+    }
+    // The reader's default limits refuse images whose pixels would need more than 512 MiB.
+    let image = reader.decode().map_err(|e| fail(format!("cannot decode it ({e}); the file may be truncated or corrupt")))?;
+    Ok(from_dynamic(image))
+}
+
+fn from_dynamic(image: DynamicImage) -> Pixels {
+    let (width, height) = (image.width(), image.height());
+    match image {
+        DynamicImage::ImageLuma8(gray) => Pixels::new(width, height, 1, gray.into_raw()),
+        gray @ (DynamicImage::ImageLuma16(_) | DynamicImage::ImageLumaA8(_) | DynamicImage::ImageLumaA16(_)) => {
+            Pixels::new(width, height, 1, gray.to_luma8().into_raw())
+        }
+        other => Pixels::new(width, height, 3, other.to_rgb8().into_raw()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{GrayImage, ImageBuffer, Luma, LumaA, Rgb, RgbImage, Rgba};
+
+    fn value(x: u32, y: u32) -> u8 {
+        ((x * 37 + y * 11) % 256) as u8
+    }
+
+    /// The same gray picture written in every storage flavour decodes to the same pixels.
+    #[test]
+    fn every_png_flavour_decodes_to_the_same_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, h) = (13, 7);
+        let gray = GrayImage::from_fn(w, h, |x, y| Luma([value(x, y)]));
+        let path = |name: &str| dir.path().join(name);
+        gray.save(path("gray8.png")).unwrap();
+        ImageBuffer::from_fn(w, h, |x, y| Luma([value(x, y) as u16 * 257])).save(path("gray16.png")).unwrap();
+        ImageBuffer::from_fn(w, h, |x, y| LumaA([value(x, y), 100])).save(path("graya.png")).unwrap();
+        RgbImage::from_fn(w, h, |x, y| Rgb([value(x, y); 3])).save(path("rgb.png")).unwrap();
+        ImageBuffer::from_fn(w, h, |x, y| Rgba([value(x, y), value(x, y), value(x, y), 7])).save(path("rgba.png")).unwrap();
+        ImageBuffer::from_fn(w, h, |x, y| Rgb([value(x, y) as u16 * 257; 3])).save(path("rgb16.png")).unwrap();
+        write_palette_png(&path("palette.png"), &gray);
+        gray.save(path("gray.bmp")).unwrap();
+
+        let expected: Vec<[u8; 3]> = (0..h).flat_map(|y| (0..w).map(move |x| [value(x, y); 3])).collect();
+        for name in ["gray8.png", "gray16.png", "graya.png", "rgb.png", "rgba.png", "rgb16.png", "palette.png", "gray.bmp"] {
+            let px = decode_file(&path(name)).unwrap();
+            let got: Vec<[u8; 3]> = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).map(|(x, y)| px.rgb(x, y)).collect();
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    /// An indexed-colour PNG whose palette is the 256 grays.
+    fn write_palette_png(path: &Path, gray: &GrayImage) {
+        let file = std::fs::File::create(path).unwrap();
+        let mut encoder = png::Encoder::new(file, gray.width(), gray.height());
+        encoder.set_color(png::ColorType::Indexed);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_palette((0..=255u8).flat_map(|v| [v, v, v]).collect::<Vec<u8>>());
+        encoder.write_header().unwrap().write_image_data(gray.as_raw()).unwrap();
+    }
+
+    #[test]
+    fn undecodable_files_name_the_path_and_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("empty.png", &b""[..], "empty (0 bytes)"),
+            ("notes.txt", &b"hello, world"[..], "not a PNG, JPEG or BMP"),
+            ("text.png", &b"hello, world"[..], "truncated or corrupt"),
+            ("truncated.png", &b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..], "truncated or corrupt"),
+        ];
+        for (name, bytes, expected) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let err = decode_file(&path).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(expected), "{err}");
+        }
+        let err = decode_file(&dir.path().join("missing.png")).unwrap_err().to_string();
+        assert!(err.contains("missing.png") && err.contains("cannot open"), "{err}");
+    }
+}
