@@ -1,0 +1,8 @@
+//! The `mon` workbench: experiment files, datasets, feature extraction, evaluation and reports.
+
+pub mod dataset;
+pub mod evaluate;
+pub mod experiment;
+pub mod extract;
+pub mod report;
+pub mod run;

@@ -1,0 +1,54 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mon_runner::run::{RunOptions, run};
+
+/// Anomaly detection with a pretrained CNN and a model of normality: run experiments,
+/// compare working-point threshold rules, make tables and figures.
+#[derive(Parser)]
+#[command(name = "mon", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an experiment file; prints the results table and, last, the new run folder.
+    Run {
+        /// The experiment (TOML), e.g. experiments/quickstart.toml.
+        experiment: PathBuf,
+        /// Override a setting, e.g. --set normality.validation_fraction=0 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Override run.device: cpu, flex, ndarray or wgpu.
+        #[arg(long)]
+        device: Option<String>,
+        /// Where run folders go.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// No progress bars or status lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run { experiment, overrides, device, results, quiet } => {
+            run(&experiment, &RunOptions { results_root: results, overrides, device, quiet }).map(|out| {
+                println!("{}", out.table);
+                println!("{}", out.dir.display());
+            })
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! `mon run`: an experiment from its file to a finished results folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mon_backbone::Backbone;
+use mon_normality::split::hold_out;
+
+use crate::dataset::{Category, discover_categories, load_category};
+use crate::evaluate::{ScoreOutcome, evaluate};
+use crate::experiment::Plan;
+use crate::extract::pooled_features;
+use crate::report::roc_plot::{RocCurve, WorkingPoint, write_roc};
+use crate::report::run_dir::RunDir;
+use crate::report::tables::{MetricRow, ScoreRow, markdown_table, metrics_frame, scores_frame, write_csv};
+
+pub struct RunOptions {
+    pub results_root: PathBuf,
+    pub overrides: Vec<String>,
+    /// Overrides `run.device`.
+    pub device: Option<String>,
+    pub quiet: bool,
+}
+
+/// What a finished run produced.
+pub struct RunOutput {
+    pub dir: PathBuf,
+    pub table: String,
+}
+
+pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
+    let mut overrides = options.overrides.clone();
+    if let Some(device) = &options.device {
+        overrides.push(format!("run.device=\"{device}\""));
+    }
+    let plan = Plan::load(file, &overrides)?;
+    let exp = &plan.experiment;
+    let progress = MultiProgress::with_draw_target(if options.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    let say = |line: String| {
+        if !options.quiet {
+            let _ = progress.println(line);
+        }
+    };
+
+    // Everything that can be checked before the expensive part is checked first.
+    let root = &exp.dataset.root;
+    let names = match &exp.dataset.categories {
+        Some(names) => names.clone(),
+        None => discover_categories(root)?,
+    };
+    let categories = names.iter().map(|n| load_category(root, n)).collect::<Result<Vec<Category>>>()?;
+    let device = plan.device.open()?;
+    let backbone = Backbone::load(plan.backbone, &plan.weights, device)?;
+    let tap = backbone.resolve_taps(&[&exp.backbone.tap])?[0];
+    say(format!(
+        "{}: {} @ {} on {} ({}), {} categor{}",
+        exp.name,
+        plan.backbone.name,
+        exp.backbone.tap,
+        plan.device,
+        plan.device.backend(),
+        categories.len(),
+        if categories.len() == 1 { "y" } else { "ies" }
+    ));
+
+    let run_dir = RunDir::create(&options.results_root, &exp.name)?;
+    std::fs::write(run_dir.path().join("experiment.toml"), &plan.source)?;
+    let resolved = toml::to_string_pretty(exp).context("serialising the resolved experiment")?;
+    std::fs::write(run_dir.path().join("resolved.toml"), resolved)?;
+
+    let mut metric_rows = Vec::new();
+    let mut score_rows = Vec::new();
+    for category in &categories {
+        for ignored in &category.ignored {
+            say(format!("warning: {}: not an image (PNG, JPEG, BMP); ignored", ignored.display()));
+        }
+        let bar = progress.add(ProgressBar::new((category.train.len() + category.test.len()) as u64));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>12} [{bar:32}] {pos}/{len} images {per_sec} ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(category.name.clone());
+        let paths = |samples: &[crate::dataset::Sample]| samples.iter().map(|s| s.path.clone()).collect::<Vec<_>>();
+        let batch = exp.run.batch_size;
+        let train = pooled_features(&backbone, tap, &paths(&category.train), batch, &bar)?;
+        let test = pooled_features(&backbone, tap, &paths(&category.test), batch, &bar)?;
+        bar.finish_and_clear();
+
+        let split = hold_out(category.train.len(), exp.normality.validation_fraction, exp.normality.seed)
+            .with_context(|| format!("{}: splitting {} train/good images", category.name, category.train.len()))?;
+        let labels: Vec<bool> = category.test.iter().map(|s| s.anomalous).collect();
+        let outcomes = evaluate(&train, &split, &test, &labels, &plan.scores, &plan.rules)?;
+        let n_anomalous = labels.iter().filter(|&&l| l).count();
+        say(format!(
+            "{}: model of normality from {} images, {} held out, test {} normal + {} anomalous",
+            category.name,
+            split.fit.len(),
+            split.validation.len(),
+            labels.len() - n_anomalous,
+            n_anomalous
+        ));
+
+        for outcome in &outcomes {
+            for rule in &outcome.rules {
+                if let Err(why) = &rule.point {
+                    say(format!("warning: {} / {} / {}: {why}", category.name, outcome.score, rule.rule));
+                }
+            }
+            metric_rows.extend(metric_rows_for(&plan, category, &split, outcome));
+            score_rows.extend(score_rows_for(category, &split, outcome));
+        }
+        plot_category(run_dir.path(), &plan, category, &outcomes)?;
+    }
+
+    let mut metrics = metrics_frame(&metric_rows)?;
+    write_csv(&mut metrics, &run_dir.path().join("metrics.csv"))?;
+    write_csv(&mut scores_frame(&score_rows)?, &run_dir.path().join("scores.csv"))?;
+    let table = format!(
+        "## {} — {} / {} @ {}\n\nImage-level results; oracle rules set their threshold on the test labels (an upper bound, not a deployable threshold).\n\n{}",
+        exp.name,
+        exp.dataset.name,
+        plan.backbone.name,
+        exp.backbone.tap,
+        markdown_table(&metrics)?
+    );
+    std::fs::write(run_dir.path().join("table.md"), &table)?;
+    let dir = run_dir.commit()?;
+    Ok(RunOutput { dir, table })
+}
+
+fn metric_rows_for(plan: &Plan, category: &Category, split: &mon_normality::split::HoldOut, outcome: &ScoreOutcome) -> Vec<MetricRow> {
+    let exp = &plan.experiment;
+    outcome
+        .rules
+        .iter()
+        .map(|rule| {
+            let point = rule.point.as_ref().ok();
+            let metric = |f: fn(&mon_normality::metrics::Confusion) -> f64| point.map(|p| f(&p.confusion));
+            MetricRow {
+                dataset: exp.dataset.name.clone(),
+                category: category.name.clone(),
+                backbone: plan.backbone.name.to_string(),
+                tap: exp.backbone.tap.clone(),
+                score: outcome.score.to_string(),
+                threshold_rule: rule.rule.clone(),
+                oracle: rule.oracle,
+                threshold: point.map(|p| p.threshold),
+                auroc: outcome.auroc,
+                precision: metric(|c| c.precision()),
+                recall: metric(|c| c.recall()),
+                f1: metric(|c| c.f1()),
+                accuracy: metric(|c| c.accuracy()),
+                n_train: split.fit.len() as u64,
+                n_val: split.validation.len() as u64,
+                n_test: category.test.len() as u64,
+            }
+        })
+        .collect()
+}
+
+fn score_rows_for(category: &Category, split: &mon_normality::split::HoldOut, outcome: &ScoreOutcome) -> Vec<ScoreRow> {
+    let (reference_split, reference_rows) =
+        if split.validation.is_empty() { ("train", &split.fit) } else { ("validation", &split.validation) };
+    let reference = reference_rows.iter().zip(&outcome.reference).map(|(&i, &s)| (reference_split, &category.train[i], s));
+    let test = category.test.iter().zip(&outcome.test).map(|(sample, &s)| ("test", sample, s));
+    reference
+        .chain(test)
+        .map(|(split, sample, score)| ScoreRow {
+            category: category.name.clone(),
+            image: sample.path.display().to_string(),
+            split,
+            label: sample.anomalous as u8,
+            defect_type: sample.defect_type.clone(),
+            score_name: outcome.score.to_string(),
+            score,
+        })
+        .collect()
+}
+
+fn plot_category(dir: &Path, plan: &Plan, category: &Category, outcomes: &[ScoreOutcome]) -> Result<()> {
+    let curves: Vec<RocCurve> = outcomes
+        .iter()
+        .filter_map(|o| {
+            let roc = o.roc.as_ref()?;
+            let points = o
+                .rules
+                .iter()
+                .filter_map(|r| {
+                    let p = r.point.as_ref().ok()?;
+                    Some(WorkingPoint {
+                        rule: r.rule.clone(),
+                        oracle: r.oracle,
+                        false_alarm_rate: p.confusion.false_alarm_rate(),
+                        recall: p.confusion.recall(),
+                    })
+                })
+                .collect();
+            Some(RocCurve { label: format!("{} (AUROC {:.3})", o.score, o.auroc?), roc, points })
+        })
+        .collect();
+    if curves.is_empty() {
+        return Ok(()); // no anomalous (or no normal) test images: there is no ROC to draw
+    }
+    let title = format!("{} / {} — {} @ {}", plan.experiment.dataset.name, category.name, plan.backbone.name, plan.experiment.backbone.tap);
+    write_roc(dir, &format!("roc_{}", category.name), &title, &curves)
+}
