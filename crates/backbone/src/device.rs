@@ -3,6 +3,7 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
+use std::time::Duration;
 
 use burn::tensor::{Device, Tensor};
 
@@ -68,8 +69,19 @@ fn ndarray_device() -> Result<Device, Error> {
     Err(not_compiled(DeviceChoice::Ndarray))
 }
 
+/// Burn's automatic wgpu choice falls back to OpenGL when no Vulkan, Metal or DX12 adapter
+/// exists; on headless Linux that path deadlocks inside wgpu-hal ("Could not lock adapter
+/// context") instead of failing. So a native-API adapter is required first.
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device, Error> {
+    let backends = wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor { backends, ..wgpu::InstanceDescriptor::new_without_display_handle() });
+    if futures_lite::future::block_on(instance.enumerate_adapters(backends)).is_empty() {
+        return Err(Error::Device {
+            device: DeviceChoice::Wgpu.name(),
+            reason: format!("no Vulkan, Metal or DX12 adapter was found{NO_ADAPTER_HINT}"),
+        });
+    }
     Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
 }
 
@@ -90,32 +102,41 @@ fn not_compiled(choice: DeviceChoice) -> Error {
     }
 }
 
-/// Runs one tiny operation; Burn panics (rather than returning an error) when a wgpu adapter
-/// is missing, so the panic is caught, silenced and turned into an error.
+#[allow(dead_code)] // unused without the wgpu feature
+const NO_ADAPTER_HINT: &str = ". Install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers libvulkan1`) or use --device cpu";
+
+/// How long the first operation may take: a GPU backend compiles its kernels on first use.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Runs one tiny operation on a helper thread. Burn panics (rather than returning an error)
+/// when a backend cannot start, and a broken driver can hang, so the panic is caught and
+/// silenced, and a probe that does not answer in time is an error too.
 fn probe(choice: DeviceChoice, device: &Device) -> Result<(), Error> {
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        (Tensor::<1>::from_floats([1.0, 2.0], device) * 2.0).try_into_data().map(|d| d.try_into_vec::<f32>())
-    }));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let probe_device = device.clone();
+    std::thread::spawn(move || {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            (Tensor::<1>::from_floats([1.0, 2.0], &probe_device) * 2.0).try_into_data().map(|d| d.try_into_vec::<f32>())
+        }));
+        let _ = sender.send(outcome);
+    });
+    let outcome = receiver.recv_timeout(PROBE_TIMEOUT);
     std::panic::set_hook(previous_hook);
     let reason = match outcome {
-        Ok(Ok(Ok(values))) if values == [2.0, 4.0] => return Ok(()),
-        Ok(Ok(Ok(values))) => format!("a test multiplication gave {values:?} instead of [2.0, 4.0]"),
+        Ok(Ok(Ok(Ok(values)))) if values == [2.0, 4.0] => return Ok(()),
+        Ok(Ok(Ok(Ok(values)))) => format!("a test multiplication gave {values:?} instead of [2.0, 4.0]"),
+        Ok(Ok(Ok(Err(e)))) => format!("{e:?}"),
         Ok(Ok(Err(e))) => format!("{e:?}"),
-        Ok(Err(e)) => format!("{e:?}"),
-        Err(panic) => panic
+        Ok(Err(panic)) => panic
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "the backend panicked".into()),
+        Err(_) => format!("a test operation did not finish within {} s", PROBE_TIMEOUT.as_secs()),
     };
-    let hint = match choice {
-        DeviceChoice::Wgpu => {
-            "; no usable GPU adapter was found. Install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers libvulkan1`) or use --device cpu"
-        }
-        _ => "",
-    };
+    let hint = if choice == DeviceChoice::Wgpu { NO_ADAPTER_HINT } else { "" };
     Err(Error::Device { device: choice.name(), reason: format!("{reason}{hint}") })
 }
 

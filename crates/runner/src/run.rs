@@ -66,7 +66,9 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
 
     let run_dir = RunDir::create(&options.results_root, &exp.name)?;
     std::fs::write(run_dir.path().join("experiment.toml"), &plan.source)?;
-    let resolved = toml::to_string_pretty(exp).context("serialising the resolved experiment")?;
+    let mut resolved = exp.clone();
+    resolved.backbone.weights = Some(plan.weights.clone());
+    let resolved = toml::to_string_pretty(&resolved).context("serialising the resolved experiment")?;
     std::fs::write(run_dir.path().join("resolved.toml"), resolved)?;
 
     let mut metric_rows = Vec::new();

@@ -74,3 +74,20 @@ fn an_unwritable_results_folder_is_named() {
     assert!(!out.success);
     assert!(out.stderr.contains("results-is-a-file") && out.stderr.contains("--results"), "{}", out.stderr);
 }
+
+/// Where no GPU adapter exists (as on CI), `--device wgpu` is a clear error, not a panic or a
+/// hang; where one exists the run succeeds.
+#[test]
+fn wgpu_without_an_adapter_is_an_error_not_a_panic() {
+    let Some(weights) = mon_testkit::weights("efficientnet-lite0-57934424.pth") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synthetic_category(&data, "alpha", 4);
+    let exp = experiment(dir.path(), &data, &weights, &["alpha"]);
+    let results = dir.path().join("results");
+    let out = mon(&["run", exp.to_str().unwrap(), "--device", "wgpu", "--results", results.to_str().unwrap(), "--quiet"]);
+    if !out.success {
+        assert!(out.stderr.contains("device `wgpu` is not usable") && out.stderr.contains("--device cpu"), "{}", out.stderr);
+        assert!(finished_runs(&results, "synthetic").is_empty());
+    }
+}
