@@ -45,11 +45,22 @@ pub struct EfficientNetLiteConfig {
     pub depth: f64,
     #[config(default = 1000)]
     pub num_classes: usize,
+    /// Whether the classifier exists (feature-only weights files omit it).
+    #[config(default = true)]
+    pub classifier: bool,
 }
 
 impl EfficientNetLiteConfig {
     pub fn lite0() -> Self {
         Self::new(1.0, 1.0)
+    }
+
+    pub fn lite1() -> Self {
+        Self::new(1.0, 1.1)
+    }
+
+    pub fn lite2() -> Self {
+        Self::new(1.1, 1.2)
     }
 
     /// Channels scaled by `width`, rounded to a multiple of 8 but never below 90 % of the
@@ -91,7 +102,7 @@ impl EfficientNetLiteConfig {
             blocks,
             conv_head: conv(last, HEAD_CHANNELS, 1, 1, 1, device),
             bn1: batch_norm(HEAD_CHANNELS, device),
-            fc: LinearConfig::new(HEAD_CHANNELS, self.num_classes).init(device),
+            fc: self.classifier.then(|| LinearConfig::new(HEAD_CHANNELS, self.num_classes).init(device)),
         }
     }
 }
@@ -153,7 +164,7 @@ pub struct EfficientNetLite {
     blocks: Vec<MbConv>,
     conv_head: Conv2d,
     bn1: BatchNorm,
-    fc: Linear,
+    fc: Option<Linear>,
 }
 
 impl Stages for EfficientNetLite {
@@ -161,6 +172,10 @@ impl Stages for EfficientNetLite {
     fn stage_names(&self) -> Vec<String> {
         let blocks = (0..self.blocks.len()).map(|i| format!("block{i}"));
         std::iter::once("stem".to_string()).chain(blocks).chain(std::iter::once("head".into())).collect()
+    }
+
+    fn has_classifier(&self) -> bool {
+        self.fc.is_some()
     }
 
     fn forward_stages(&self, input: Tensor<4>, wanted: &[usize], logits: bool) -> StageOutputs {
@@ -180,9 +195,9 @@ impl Stages for EfficientNetLite {
         }
         x = relu6(self.bn1.forward(self.conv_head.forward(x)));
         out.offer(head, &x);
-        if logits {
+        if logits && let Some(fc) = &self.fc {
             // Dropout is the identity at inference; the classifier sees the pooled head.
-            out.logits = Some(self.fc.forward(crate::stages::global_avg_pool(x)));
+            out.logits = Some(fc.forward(crate::stages::global_avg_pool(x)));
         }
         out
     }
@@ -197,7 +212,7 @@ mod tests {
         let lite0 = EfficientNetLiteConfig::lite0();
         let counts: Vec<usize> = B0_STAGES.iter().enumerate().map(|(i, s)| lite0.repeats(i, s)).collect();
         assert_eq!(counts, [1, 2, 2, 3, 3, 4, 1]);
-        let lite2 = EfficientNetLiteConfig::new(1.1, 1.2);
+        let lite2 = EfficientNetLiteConfig::lite2();
         let counts: Vec<usize> = B0_STAGES.iter().enumerate().map(|(i, s)| lite2.repeats(i, s)).collect();
         assert_eq!(counts, [1, 3, 3, 4, 4, 5, 1]);
         let widths: Vec<usize> = B0_STAGES.iter().map(|s| lite2.round_channels(s.channels_out)).collect();

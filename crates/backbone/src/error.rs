@@ -13,6 +13,8 @@ pub enum Error {
     WeightsFormat { path: PathBuf, reason: String },
     #[error("weights file {path} does not fit backbone `{backbone}`: {details}. Is it the file for this backbone?")]
     WeightsMismatch { path: PathBuf, backbone: String, details: String },
+    #[error("the weights of `{backbone}` have no ImageNet classifier, so there are no logits; read out taps instead")]
+    NoClassifier { backbone: String },
     #[error("image {path}: {reason}")]
     Image { path: PathBuf, reason: String },
     #[error("device `{device}` is not usable: {reason}")]

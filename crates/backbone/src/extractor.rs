@@ -2,30 +2,54 @@
 
 use std::path::Path;
 
+use burn::module::Module;
+use burn::store::{ApplyResult, ModuleSnapshot, ModuleStore};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::catalogue::BackboneSpec;
 use crate::efficientnet::EfficientNetLite;
-use crate::stages::{Stages, global_avg_pool};
-use crate::weights::{LoadReport, load_into};
+use crate::mobilenetv2::MobileNetV2;
+use crate::readout::{Readout, ReadoutTensor};
+use crate::resnet::ResNet;
+use crate::stages::Stages;
+use crate::vgg::Vgg;
+use crate::weights::{LoadReport, load_network};
 use crate::Error;
 
 /// The architectures, chosen at run time from the catalogue.
 #[derive(Debug)]
 pub(crate) enum Network {
     EfficientNetLite(EfficientNetLite),
+    ResNet(ResNet),
+    Vgg(Vgg),
+    MobileNetV2(MobileNetV2),
 }
 
 impl Network {
     fn stages(&self) -> &dyn Stages {
         match self {
             Network::EfficientNetLite(net) => net,
+            Network::ResNet(net) => net,
+            Network::Vgg(net) => net,
+            Network::MobileNetV2(net) => net,
         }
     }
 
-    fn load(&mut self, path: &Path, spec: &BackboneSpec) -> Result<LoadReport, Error> {
+    pub(crate) fn apply<S: ModuleStore>(&mut self, store: &mut S) -> Result<ApplyResult, S::Error> {
         match self {
-            Network::EfficientNetLite(net) => load_into(net, path, spec.key_remaps, spec.name),
+            Network::EfficientNetLite(net) => net.load_from(store),
+            Network::ResNet(net) => net.load_from(store),
+            Network::Vgg(net) => net.load_from(store),
+            Network::MobileNetV2(net) => net.load_from(store),
+        }
+    }
+
+    pub(crate) fn num_params(&self) -> usize {
+        match self {
+            Network::EfficientNetLite(net) => net.num_params(),
+            Network::ResNet(net) => net.num_params(),
+            Network::Vgg(net) => net.num_params(),
+            Network::MobileNetV2(net) => net.num_params(),
         }
     }
 }
@@ -34,15 +58,23 @@ pub struct Backbone {
     spec: &'static BackboneSpec,
     network: Network,
     device: Device,
+    report: LoadReport,
+}
+
+/// A host copy of a tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
 }
 
 /// Host copies of what one forward pass produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Extracted {
-    /// One `[N, C]` row-major matrix per tap, average-pooled over positions, with its `C`.
-    pub pooled: Vec<(usize, Vec<f32>)>,
+    /// One tensor per requested tap, in request order: `[N, D]` pooled or `[N, C, H, W]`.
+    pub taps: Vec<HostTensor>,
     /// `[N, classes]`, when asked for.
-    pub logits: Option<Vec<f32>>,
+    pub logits: Option<HostTensor>,
 }
 
 impl Backbone {
@@ -51,12 +83,11 @@ impl Backbone {
         if !weights.is_file() {
             return Err(Error::WeightsMissing {
                 path: weights.to_path_buf(),
-                reason: format!("no such file; the weights of `{}` come from {}", spec.name, spec.weights_source),
+                reason: format!("no such file; the weights of `{}` come from {}", spec.name, spec.source),
             });
         }
-        let mut network = (spec.build)(&device);
-        network.load(weights, spec)?;
-        Ok(Self { spec, network, device })
+        let (network, report) = load_network(spec, weights, &device)?;
+        Ok(Self { spec, network, device, report })
     }
 
     pub fn spec(&self) -> &'static BackboneSpec {
@@ -65,6 +96,15 @@ impl Backbone {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// What loading the weights found.
+    pub fn load_report(&self) -> &LoadReport {
+        &self.report
+    }
+
+    pub fn num_params(&self) -> usize {
+        self.network.num_params()
     }
 
     pub fn stage_names(&self) -> Vec<String> {
@@ -86,26 +126,33 @@ impl Backbone {
     }
 
     /// Runs `[N, 3, H, W]` (row-major `input`) through the network, keeping the maps of `taps`.
-    pub fn forward(&self, input: Vec<f32>, shape: [usize; 4], taps: &[usize], logits: bool) -> (Vec<Tensor<4>>, Option<Tensor<2>>) {
+    pub fn forward(&self, input: Vec<f32>, shape: [usize; 4], taps: &[usize], logits: bool) -> Result<(Vec<Tensor<4>>, Option<Tensor<2>>), Error> {
+        if logits && !self.network.stages().has_classifier() {
+            return Err(Error::NoClassifier { backbone: self.spec.name.to_string() });
+        }
         let x = Tensor::<4>::from_data(TensorData::new(input, shape), &self.device);
         let mut out = self.network.stages().forward_stages(x, taps, logits);
         let logits = out.logits.take();
-        (out.into_maps(), logits)
+        Ok((out.into_maps(), logits))
     }
 
-    /// [`Backbone::forward`], average-pooled and read back to the host.
-    pub fn extract(&self, input: Vec<f32>, shape: [usize; 4], taps: &[usize], logits: bool) -> Result<Extracted, Error> {
-        let (maps, logits) = self.forward(input, shape, taps, logits);
-        let pooled = maps
+    /// [`Backbone::forward`] with every tap read out the same way, copied to the host.
+    pub fn extract(&self, input: Vec<f32>, shape: [usize; 4], taps: &[usize], readout: Readout, logits: bool) -> Result<Extracted, Error> {
+        let (maps, logits) = self.forward(input, shape, taps, logits)?;
+        let taps = maps
             .into_iter()
-            .map(|m| {
-                let channels = m.dims()[1];
-                to_host(global_avg_pool(m)).map(|v| (channels, v))
+            .map(|map| match readout.apply(map) {
+                ReadoutTensor::Pooled(t) => host(t),
+                ReadoutTensor::Map(t) => host(t),
             })
             .collect::<Result<_, _>>()?;
-        let logits = logits.map(to_host).transpose()?;
-        Ok(Extracted { pooled, logits })
+        Ok(Extracted { taps, logits: logits.map(host).transpose()? })
     }
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Result<HostTensor, Error> {
+    let shape = t.dims().to_vec();
+    Ok(HostTensor { shape, data: to_host(t)? })
 }
 
 /// Reads a tensor back; this is also where lazy backends actually run the work.

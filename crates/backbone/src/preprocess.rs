@@ -1,6 +1,8 @@
 //! Turning decoded pixels into a network input, as torchvision's
 //! `Resize(shorter) → CenterCrop(crop) → ToTensor → Normalize(mean, std)` does on PIL images.
 
+use std::fmt;
+
 use crate::image::Pixels;
 use crate::resize::resize_bilinear;
 
@@ -68,6 +70,19 @@ impl Preprocess {
         let mut out = vec![0.0; 3 * c * c];
         self.write_chw(pixels, &mut out);
         out
+    }
+}
+
+impl fmt::Display for Preprocess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "shorter side {} → centre crop {}, ", self.resize_shorter, self.crop)?;
+        if *self == Self::efficientnet_lite(self.resize_shorter, self.crop) {
+            f.write_str("(pixel − 127) / 128")
+        } else if *self == Self::imagenet(self.resize_shorter, self.crop) {
+            f.write_str("ImageNet mean/std")
+        } else {
+            write!(f, "mean {:?}, std {:?}", self.mean, self.std)
+        }
     }
 }
 

@@ -7,6 +7,9 @@ pub trait Stages {
     /// Stage names in forward order; a tap is one of these names.
     fn stage_names(&self) -> Vec<String>;
 
+    /// Whether the network was built with its ImageNet classifier (so that logits exist).
+    fn has_classifier(&self) -> bool;
+
     /// Runs the network as far as the deepest wanted stage (to the end when `logits`), keeping
     /// the maps of the `wanted` stage indices.
     fn forward_stages(&self, input: Tensor<4>, wanted: &[usize], logits: bool) -> StageOutputs;

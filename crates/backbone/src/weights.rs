@@ -5,8 +5,11 @@
 use std::io::Read;
 use std::path::Path;
 
-use burn::store::{ApplyError, ApplyResult, KeyRemapper, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore};
+use burn::store::{ApplyError, ApplyResult, KeyRemapper, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore};
+use burn::tensor::Device;
 
+use crate::catalogue::BackboneSpec;
+use crate::extractor::Network;
 use crate::Error;
 
 /// The container format, told from the first bytes rather than the file name.
@@ -40,41 +43,54 @@ pub fn sniff_format(path: &Path) -> Result<WeightsFormat, Error> {
 /// What loading did: every model tensor found in the file with the right shape.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadReport {
+    pub format: WeightsFormat,
+    /// Tensors loaded into the network.
     pub applied: usize,
-    /// File tensors the architecture has no place for (BatchNorm's `num_batches_tracked` excluded).
-    pub unused: Vec<String>,
+    /// Whether the file had the ImageNet classifier (otherwise the network is built without it).
+    pub classifier: bool,
 }
 
-/// Loads the tensors of `path` into `model`. `remaps` are `(regex, replacement)` pairs applied
-/// to the file's keys first. Any model tensor missing from the file, any tensor of the wrong
-/// shape, and any unexpected file tensor is an error naming them.
-pub fn load_into<M: ModuleSnapshot>(model: &mut M, path: &Path, remaps: &[(&str, &str)], backbone: &str) -> Result<LoadReport, Error> {
+/// Builds `spec`'s network on `device` with the tensors of `path`. Any tensor the network needs
+/// that is missing from the file, any tensor of the wrong shape, and any file tensor with no
+/// place in the network is an error naming them; the classifier alone may be absent.
+pub(crate) fn load_network(spec: &BackboneSpec, path: &Path, device: &Device) -> Result<(Network, LoadReport), Error> {
     let format = sniff_format(path)?;
     let mut remapper = KeyRemapper::new();
-    for (from, to) in remaps {
-        remapper = remapper.add_pattern(*from, *to).expect("built-in key remapping patterns are valid regexes");
+    for (from, to) in spec.arch.key_remaps() {
+        remapper = remapper.add_pattern(&from, to).expect("built-in key remapping patterns are valid regexes");
     }
-    let format_error = |reason: String| Error::WeightsFormat { path: path.to_path_buf(), reason };
-    let result = match format {
-        WeightsFormat::Safetensors => apply(
-            model,
+    let (network, applied, classifier) = match format {
+        WeightsFormat::Safetensors => load_from(
             SafetensorsStore::from_file(path).remap(remapper).with_from_adapter(PyTorchToBurnAdapter),
-        )
-        .map_err(|e| format_error(e.to_string()))?,
+            spec,
+            path,
+            device,
+        )?,
+        // Our remaps already give contiguous indices; renumbering is not wanted.
         WeightsFormat::PytorchZip | WeightsFormat::PytorchLegacy => {
-            apply(model, PytorchStore::from_file(path).remap(remapper)).map_err(|e| format_error(e.to_string()))?
+            load_from(PytorchStore::from_file(path).remap(remapper).map_indices_contiguous(false), spec, path, device)?
         }
     };
-    check(result, path, backbone)
+    Ok((network, LoadReport { format, applied, classifier }))
 }
 
-fn apply<M: ModuleSnapshot, S: ModuleStore>(model: &mut M, store: S) -> Result<ApplyResult, S::Error> {
-    // Collect everything and judge it below, so that the message lists all problems at once.
-    let mut store = store;
-    model.load_from(&mut store)
+fn load_from<S: ModuleStore>(mut store: S, spec: &BackboneSpec, path: &Path, device: &Device) -> Result<(Network, usize, bool), Error>
+where
+    S::Error: std::fmt::Display,
+{
+    let format_error = |reason: String| Error::WeightsFormat { path: path.to_path_buf(), reason };
+    let keys = store.keys().map_err(|e| format_error(format!("cannot be read: {e}")))?;
+    if keys.is_empty() {
+        return Err(format_error("holds no tensors".into()));
+    }
+    let classifier = keys.iter().any(|k| k.starts_with(spec.arch.classifier_prefix()));
+    let mut network = spec.arch.build(device, classifier);
+    let result = network.apply(&mut store).map_err(|e| format_error(format!("cannot be read: {e}")))?;
+    let applied = check(result, path, spec.name)?;
+    Ok((network, applied, classifier))
 }
 
-fn check(result: ApplyResult, path: &Path, backbone: &str) -> Result<LoadReport, Error> {
+fn check(result: ApplyResult, path: &Path, backbone: &str) -> Result<usize, Error> {
     let unused: Vec<String> = result.unused.into_iter().filter(|k| !k.ends_with("num_batches_tracked")).collect();
     let mut problems = Vec::new();
     if !result.missing.is_empty() {
@@ -98,7 +114,7 @@ fn check(result: ApplyResult, path: &Path, backbone: &str) -> Result<LoadReport,
         problems.push(format!("{} tensor(s) in the file have no place in the model: {}", unused.len(), sample(&unused)));
     }
     if problems.is_empty() {
-        return Ok(LoadReport { applied: result.applied.len(), unused });
+        return Ok(result.applied.len());
     }
     Err(Error::WeightsMismatch { path: path.to_path_buf(), backbone: backbone.to_string(), details: problems.join("; ") })
 }
