@@ -123,7 +123,7 @@ impl Plan {
             bail!("{}: {:?} must be a folder name of letters, digits, `-`, `_` and `.`", at("name"), e.name);
         }
         let backbone = find_backbone(&e.backbone.name).with_context(|| at("backbone.name"))?;
-        let weights = e.backbone.weights.clone().unwrap_or_else(|| backbone.weights_file.into());
+        let weights = e.backbone.weights.clone().unwrap_or_else(|| backbone.default_weights());
         if e.normality.scores.is_empty() {
             bail!("{}: list at least one score (cosine, euclidean)", at("normality.scores"));
         }

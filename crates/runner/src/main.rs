@@ -2,6 +2,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mon_runner::commands::features::{FeaturesArgs, features};
+use mon_runner::commands::weights::{WeightsCommand, weights};
 use mon_runner::run::{RunOptions, run};
 
 /// Anomaly detection with a pretrained CNN and a model of normality: run experiments,
@@ -32,6 +34,13 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// The backbone catalogue and weights files.
+    Weights {
+        #[command(subcommand)]
+        command: WeightsCommand,
+    },
+    /// Features of images (or of a preprocessed tensor) at any taps, written as safetensors.
+    Features(FeaturesArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +52,8 @@ fn main() -> ExitCode {
                 println!("{}", out.dir.display());
             })
         }
+        Command::Weights { command } => weights(&command).map(|text| println!("{text}")),
+        Command::Features(args) => features(&args).map(|summary| eprintln!("{summary}")),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
