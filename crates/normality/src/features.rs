@@ -33,6 +33,11 @@ impl Features {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// The whole matrix, row-major.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
     pub fn iter_rows(&self) -> impl Iterator<Item = &[f32]> {
         self.data.chunks_exact(self.dim.max(1)).take(self.rows)
     }

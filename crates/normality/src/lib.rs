@@ -4,11 +4,18 @@
 //! without the backbone crate, for example on scores produced by another detector.
 //! Convention throughout: a higher score means "more anomalous", and an image is flagged
 //! anomalous when `score >= threshold`.
+//!
+//! - [`threshold`]: label-free and oracle threshold rules and [`threshold::parse_rule`];
+//! - [`metrics`]: curves, AUROC, AP, metrics at a threshold, bootstrap intervals;
+//! - [`compare`]: every rule's working point on one set of scores (`mon thresholds`);
+//! - [`split`]: the validation hold-out.
 
+pub mod compare;
 mod error;
 mod features;
 pub mod metrics;
 pub mod model;
+mod spec;
 pub mod split;
 pub mod threshold;
 

@@ -21,6 +21,7 @@ pub struct HoldOut {
 pub fn hold_out(n: usize, fraction: f64, seed: u64) -> Result<HoldOut> {
     if !(0.0..1.0).contains(&fraction) {
         return Err(Error::InvalidParameter {
+            owner: "validation hold-out",
             name: "validation_fraction",
             value: fraction.to_string(),
             expected: "a fraction in [0, 1)",
@@ -29,9 +30,10 @@ pub fn hold_out(n: usize, fraction: f64, seed: u64) -> Result<HoldOut> {
     let n_val = if fraction == 0.0 { 0 } else { ((n as f64 * fraction).round() as usize).max(1) };
     if n_val >= n && n_val > 0 {
         return Err(Error::InvalidParameter {
+            owner: "validation hold-out",
             name: "validation_fraction",
             value: fraction.to_string(),
-            expected: "small enough to leave at least one normal training image for the model",
+            expected: "a fraction small enough to leave at least one normal training image for the model",
         });
     }
     let mut order: Vec<usize> = (0..n).collect();

@@ -1,23 +1,24 @@
-//! Detection metrics with scikit-learn's definitions. Labels: `true` = anomalous (positive).
-//! An image is predicted anomalous when `score >= threshold`.
+//! Threshold-free metrics: ROC and precision-recall curves, AUROC, average precision, max F1.
 
+use crate::error::check_finite_scores;
+use crate::metrics::Confusion;
 use crate::{Error, Result};
 
 /// Counts of positives/negatives flagged at each distinct score, from the highest score down:
 /// the operating points of every possible threshold.
-struct Sweep {
+pub(crate) struct Sweep {
     /// Distinct scores, descending.
-    thresholds: Vec<f64>,
+    pub thresholds: Vec<f64>,
     /// True positives when flagging `score >= thresholds[i]`.
-    tps: Vec<usize>,
+    pub tps: Vec<usize>,
     /// False positives likewise.
-    fps: Vec<usize>,
-    positives: usize,
-    negatives: usize,
+    pub fps: Vec<usize>,
+    pub positives: usize,
+    pub negatives: usize,
 }
 
 impl Sweep {
-    fn new(scores: &[f64], labels: &[bool], metric: &'static str) -> Result<Self> {
+    pub fn new(scores: &[f64], labels: &[bool], metric: &'static str) -> Result<Self> {
         check_inputs(scores, labels)?;
         let positives = labels.iter().filter(|&&l| l).count();
         let negatives = labels.len() - positives;
@@ -39,21 +40,28 @@ impl Sweep {
         }
         Ok(Sweep { thresholds, tps, fps, positives, negatives })
     }
+
+    pub fn len(&self) -> usize {
+        self.thresholds.len()
+    }
+
+    /// The outcome counts when flagging `score >= thresholds[i]`.
+    pub fn confusion(&self, i: usize) -> Confusion {
+        Confusion { tp: self.tps[i], fp: self.fps[i], fn_: self.positives - self.tps[i], tn: self.negatives - self.fps[i] }
+    }
 }
 
-fn check_inputs(scores: &[f64], labels: &[bool]) -> Result<()> {
+pub(crate) fn check_inputs(scores: &[f64], labels: &[bool]) -> Result<()> {
     if scores.len() != labels.len() {
         return Err(Error::LengthMismatch { scores: scores.len(), labels: labels.len() });
     }
-    if let Some((index, &value)) = scores.iter().enumerate().find(|(_, s)| !s.is_finite()) {
-        return Err(Error::NonFiniteScore { index, value });
-    }
-    Ok(())
+    check_finite_scores(scores)
 }
 
 /// A receiver operating characteristic curve, as `sklearn.metrics.roc_curve` with
-/// `drop_intermediate=False`: the first point is `(0, 0)` at threshold `+∞`.
-#[derive(Clone, Debug, PartialEq)]
+/// `drop_intermediate=False`: the first point is `(0, 0)` at threshold `+∞` (serialised to JSON
+/// as `null`, as in scikit-learn's fixtures).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Roc {
     pub fpr: Vec<f64>,
     pub tpr: Vec<f64>,
@@ -64,7 +72,7 @@ pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Result<Roc> {
     let sweep = Sweep::new(scores, labels, "the ROC curve")?;
     let (p, n) = (sweep.positives as f64, sweep.negatives as f64);
     let mut roc = Roc { fpr: vec![0.0], tpr: vec![0.0], thresholds: vec![f64::INFINITY] };
-    for i in 0..sweep.thresholds.len() {
+    for i in 0..sweep.len() {
         roc.fpr.push(sweep.fps[i] as f64 / n);
         roc.tpr.push(sweep.tps[i] as f64 / p);
         roc.thresholds.push(sweep.thresholds[i]);
@@ -81,6 +89,30 @@ pub fn auroc(scores: &[f64], labels: &[bool]) -> Result<f64> {
         .zip(roc.tpr.windows(2))
         .map(|(f, t)| (f[1] - f[0]) * (t[1] + t[0]) / 2.0)
         .sum())
+}
+
+/// A precision-recall curve, as `sklearn.metrics.precision_recall_curve`: thresholds are the
+/// distinct scores ascending; `precision[i]`, `recall[i]` flag `score >= thresholds[i]`; one
+/// last point `(precision 1, recall 0)` has no threshold. Precision with nothing flagged is 0.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PrCurve {
+    pub precision: Vec<f64>,
+    pub recall: Vec<f64>,
+    pub thresholds: Vec<f64>,
+}
+
+pub fn pr_curve(scores: &[f64], labels: &[bool]) -> Result<PrCurve> {
+    let sweep = Sweep::new(scores, labels, "the precision-recall curve")?;
+    let mut pr = PrCurve { precision: Vec::new(), recall: Vec::new(), thresholds: Vec::new() };
+    for i in (0..sweep.len()).rev() {
+        let c = sweep.confusion(i);
+        pr.precision.push(c.precision());
+        pr.recall.push(c.recall());
+        pr.thresholds.push(sweep.thresholds[i]);
+    }
+    pr.precision.push(1.0);
+    pr.recall.push(0.0);
+    Ok(pr)
 }
 
 /// Average precision, as `sklearn.metrics.average_precision_score`:
@@ -104,81 +136,13 @@ pub fn average_precision(scores: &[f64], labels: &[bool]) -> Result<f64> {
 pub fn max_f1(scores: &[f64], labels: &[bool]) -> Result<(f64, f64)> {
     let sweep = Sweep::new(scores, labels, "max F1")?;
     let mut best = (f64::NEG_INFINITY, f64::NAN);
-    for i in 0..sweep.thresholds.len() {
-        let c = Confusion {
-            tp: sweep.tps[i],
-            fp: sweep.fps[i],
-            fn_: sweep.positives - sweep.tps[i],
-            tn: sweep.negatives - sweep.fps[i],
-        };
-        let f1 = c.f1();
+    for i in 0..sweep.len() {
+        let f1 = sweep.confusion(i).f1();
         if f1 >= best.0 {
             best = (f1, sweep.thresholds[i]);
         }
     }
     Ok(best)
-}
-
-/// Outcome counts at one threshold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Confusion {
-    pub tp: usize,
-    pub fp: usize,
-    pub tn: usize,
-    pub fn_: usize,
-}
-
-/// `num / den`, or 0 when `den` is 0 (scikit-learn's `zero_division` default).
-fn ratio(num: f64, den: f64) -> f64 {
-    if den == 0.0 { 0.0 } else { num / den }
-}
-
-impl Confusion {
-    pub fn at(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Self> {
-        check_inputs(scores, labels)?;
-        let mut c = Confusion::default();
-        for (&s, &anomalous) in scores.iter().zip(labels) {
-            match (s >= threshold, anomalous) {
-                (true, true) => c.tp += 1,
-                (true, false) => c.fp += 1,
-                (false, false) => c.tn += 1,
-                (false, true) => c.fn_ += 1,
-            }
-        }
-        Ok(c)
-    }
-
-    pub fn precision(&self) -> f64 {
-        ratio(self.tp as f64, (self.tp + self.fp) as f64)
-    }
-
-    pub fn recall(&self) -> f64 {
-        ratio(self.tp as f64, (self.tp + self.fn_) as f64)
-    }
-
-    /// Fraction of normal images flagged anomalous.
-    pub fn false_alarm_rate(&self) -> f64 {
-        ratio(self.fp as f64, (self.fp + self.tn) as f64)
-    }
-
-    pub fn f1(&self) -> f64 {
-        ratio(2.0 * self.tp as f64, (2 * self.tp + self.fp + self.fn_) as f64)
-    }
-
-    pub fn accuracy(&self) -> f64 {
-        ratio((self.tp + self.tn) as f64, (self.tp + self.tn + self.fp + self.fn_) as f64)
-    }
-
-    pub fn balanced_accuracy(&self) -> f64 {
-        (self.recall() + ratio(self.tn as f64, (self.tn + self.fp) as f64)) / 2.0
-    }
-
-    /// Matthews correlation coefficient; 0 when any margin is empty.
-    pub fn mcc(&self) -> f64 {
-        let (tp, fp, tn, fn_) = (self.tp as f64, self.fp as f64, self.tn as f64, self.fn_ as f64);
-        let den = ((tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_)).sqrt();
-        ratio(tp * tn - fp * fn_, den)
-    }
 }
 
 #[cfg(test)]
@@ -201,23 +165,16 @@ mod tests {
             auroc(&[0.1, f64::NAN], &[false, true]),
             Err(Error::NonFiniteScore { index: 1, .. })
         ));
+        assert!(matches!(pr_curve(&[0.1, 0.2], &[true, true]), Err(Error::NeedsBothClasses { .. })));
     }
 
     #[test]
-    fn confusion_flags_scores_at_the_threshold() {
-        let c = Confusion::at(&[0.1, 0.5, 0.5, 0.9], &[false, false, true, true], 0.5).unwrap();
-        assert_eq!(c, Confusion { tp: 2, fp: 1, tn: 1, fn_: 0 });
-        assert!((c.precision() - 2.0 / 3.0).abs() < 1e-15);
-        assert_eq!(c.recall(), 1.0);
-        assert_eq!(c.false_alarm_rate(), 0.5);
-        assert_eq!(c.accuracy(), 0.75);
-    }
-
-    #[test]
-    fn empty_margins_give_zero_not_nan() {
-        let nothing_flagged = Confusion { tp: 0, fp: 0, tn: 3, fn_: 2 };
-        assert_eq!(nothing_flagged.precision(), 0.0);
-        assert_eq!(nothing_flagged.f1(), 0.0);
-        assert_eq!(nothing_flagged.mcc(), 0.0);
+    fn pr_curve_runs_from_full_recall_to_the_extra_point() {
+        // scikit-learn's documented example (y_true [0, 0, 1, 1], scores [0.1, 0.4, 0.35, 0.8]): precision [0.5, 0.667, 0.5, 1, 1], recall [1, 1, 0.5, 0.5, 0].
+        let pr = pr_curve(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]).unwrap();
+        assert_eq!(pr.thresholds, vec![0.1, 0.35, 0.4, 0.8]);
+        let expected_precision = [0.5, 2.0 / 3.0, 0.5, 1.0, 1.0];
+        assert!(pr.precision.iter().zip(expected_precision).all(|(a, b)| (a - b).abs() < 1e-15), "{:?}", pr.precision);
+        assert_eq!(pr.recall, vec![1.0, 1.0, 0.5, 0.5, 0.0]);
     }
 }
