@@ -54,6 +54,15 @@ impl<'a> Spec<'a> {
         self.take(key, "a number")
     }
 
+    pub fn count(&mut self, key: &str) -> SpecResult<Option<usize>> {
+        self.take(key, "a whole number")
+    }
+
+    /// A word parameter whose `FromStr` error already lists the choices.
+    pub fn word<T: FromStr<Err = String>>(&mut self, key: &str) -> SpecResult<Option<T>> {
+        self.params.remove(key).map(|v| v.parse::<T>().map_err(|e| format!("parameter `{key}`: {e}"))).transpose()
+    }
+
     /// A required number, with an example in the message when absent.
     pub fn required_number(&mut self, key: &str, example: &str) -> SpecResult<f64> {
         let name = self.name;
@@ -80,13 +89,13 @@ mod tests {
     fn reads_names_parameters_and_refuses_leftovers() {
         let mut spec = Spec::parse(" knn { k = 5 , distance=cosine } ", "model", "knn{k}").unwrap();
         assert_eq!(spec.name(), "knn");
-        assert_eq!(spec.number("k").unwrap(), Some(5.0));
-        assert_eq!(spec.number("missing").unwrap(), None);
+        assert_eq!(spec.count("k").unwrap(), Some(5));
+        assert_eq!(spec.count("missing").unwrap(), None);
         let err = spec.finish().unwrap_err();
         assert!(err.contains("model `knn` has no parameter `distance`"), "{err}");
         assert!(Spec::parse("a{k=1,k=2}", "model", "").err().unwrap().contains("given twice"));
         assert!(Spec::parse("a{k}", "model", "").err().unwrap().contains("key=value"));
-        let mut bad = Spec::parse("a{k=one}", "model", "").unwrap();
-        assert!(bad.number("k").unwrap_err().contains("must be a number"));
+        let mut bad = Spec::parse("a{k=-1}", "model", "").unwrap();
+        assert!(bad.count("k").unwrap_err().contains("whole number"));
     }
 }

@@ -1,8 +1,11 @@
 //! Properties over many seeded random cases (deterministic: fixed ChaCha8 seeds), each stated so
 //! that a wrong implementation fails it: rank metrics ignore monotone transforms, label-free
-//! rules hold their false-alarm rate on fresh normal data, the EVT fit recovers a known tail.
+//! rules hold their false-alarm rate on fresh normal data, the EVT fit recovers a known tail, and
+//! the shrunk Gaussian fits with fewer images than dimensions.
 
+use mon_normality::Features;
 use mon_normality::metrics::{auroc, average_precision};
+use mon_normality::model::{Fit, GaussianParams, Score};
 use mon_normality::threshold::{EvtPot, LabelledScores, ThresholdRule, fit_gpd, parse_rule};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -117,4 +120,19 @@ fn evt_threshold_lands_on_the_true_tail_quantile() {
     let scores: Vec<f64> = (0..20_000).map(|_| exponential(&mut rng)).collect();
     let z = EvtPot::new(0.9, 0.001).unwrap().threshold(&scores, &NO_TEST).unwrap();
     assert!((z - 1000f64.ln()).abs() < 0.8, "{z}");
+}
+
+#[test]
+fn shrunk_gaussian_fits_with_fewer_images_than_dimensions() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    for (n, d) in [(3, 10), (10, 50), (40, 200)] {
+        let data: Vec<f32> = (0..n * d).map(|_| gaussian(&mut rng) as f32).collect();
+        let normal = Features::new(n, d, data).unwrap();
+        let model = GaussianParams::default().fit(&normal).unwrap();
+        let mean = Features::new(1, d, model.mean().iter().map(|&m| m as f32).collect()).unwrap();
+        assert!(model.score(&mean).unwrap()[0] < 1e-3, "the mean is at Mahalanobis distance 0");
+        let probe = Features::new(1, d, (0..d).map(|_| gaussian(&mut rng) as f32).collect()).unwrap();
+        let s = model.score(&probe).unwrap()[0];
+        assert!(s.is_finite() && s > 0.0, "n={n} d={d}: {s}");
+    }
 }
