@@ -44,13 +44,20 @@ impl Network {
         }
     }
 
+    /// Learnable parameters, counted as torchvision does: BatchNorm's running mean and
+    /// variance are state, not parameters.
     pub(crate) fn num_params(&self) -> usize {
-        match self {
-            Network::EfficientNetLite(net) => net.num_params(),
-            Network::ResNet(net) => net.num_params(),
-            Network::Vgg(net) => net.num_params(),
-            Network::MobileNetV2(net) => net.num_params(),
-        }
+        let tensors = match self {
+            Network::EfficientNetLite(net) => net.collect(None, None, false),
+            Network::ResNet(net) => net.collect(None, None, false),
+            Network::Vgg(net) => net.collect(None, None, false),
+            Network::MobileNetV2(net) => net.collect(None, None, false),
+        };
+        tensors
+            .iter()
+            .filter(|t| !t.name.ends_with("running_mean") && !t.name.ends_with("running_var"))
+            .map(|t| t.shape.num_elements())
+            .sum()
     }
 }
 

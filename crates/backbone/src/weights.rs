@@ -59,16 +59,19 @@ pub(crate) fn load_network(spec: &BackboneSpec, path: &Path, device: &Device) ->
     for (from, to) in spec.arch.key_remaps() {
         remapper = remapper.add_pattern(&from, to).expect("built-in key remapping patterns are valid regexes");
     }
+    // Partial loading is allowed and validation left to us at the store level, so that every
+    // missing, mis-shaped and unexpected tensor reaches `check`, which refuses them all in one
+    // message a user can act on.
     let (network, applied, classifier) = match format {
         WeightsFormat::Safetensors => load_from(
-            SafetensorsStore::from_file(path).remap(remapper).with_from_adapter(PyTorchToBurnAdapter),
+            SafetensorsStore::from_file(path).remap(remapper).with_from_adapter(PyTorchToBurnAdapter).allow_partial(true).validate(false),
             spec,
             path,
             device,
         )?,
         // Our remaps already give contiguous indices; renumbering is not wanted.
         WeightsFormat::PytorchZip | WeightsFormat::PytorchLegacy => {
-            load_from(PytorchStore::from_file(path).remap(remapper).map_indices_contiguous(false), spec, path, device)?
+            load_from(PytorchStore::from_file(path).remap(remapper).map_indices_contiguous(false).allow_partial(true).validate(false), spec, path, device)?
         }
     };
     Ok((network, LoadReport { format, applied, classifier }))
