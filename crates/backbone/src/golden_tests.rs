@@ -215,3 +215,36 @@ fn efficientnet_lite1_and_lite2_classify_the_photos_sensibly() {
         }
     }
 }
+
+/// The same network on the GPU through wgpu: every Lite0 tap and the logits within 1e-3
+/// relative of the CPU backend. In CI a software Vulkan driver (lavapipe) provides the adapter
+/// and `MON_REQUIRE_WGPU` makes its absence a failure; elsewhere a machine without an adapter
+/// skips with the reason.
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_agrees_with_the_cpu() {
+    let (Some(golden), Some(path)) = (shared_fixture("golden_efficientnet_lite0.safetensors"), weights("efficientnet-lite0-57934424.pth")) else {
+        return;
+    };
+    let gpu = match DeviceChoice::Wgpu.open() {
+        Ok(device) => device,
+        Err(e) if std::env::var_os("MON_REQUIRE_WGPU").is_some() => panic!("MON_REQUIRE_WGPU is set but {e}"),
+        Err(e) => return eprintln!("skipping: {e}"),
+    };
+    let spec = find_backbone("efficientnet-lite0").unwrap();
+    let cpu = load(spec, path.clone());
+    let gpu = Backbone::load(spec, &path, gpu).unwrap();
+    let (shape, input) = read_safetensors(&golden)["input"].clone();
+    let shape: [usize; 4] = shape.try_into().unwrap();
+    let stages = cpu.stage_names();
+    let taps: Vec<usize> = (0..stages.len()).collect();
+    let run = |model: &Backbone| model.extract(input.clone(), shape, &taps, Readout::Map { grid: None }, true).unwrap();
+    let (on_cpu, on_gpu) = (run(&cpu), run(&gpu));
+    let pairs = on_cpu.taps.iter().zip(&on_gpu.taps).zip(&stages).map(|((c, g), s)| (s.as_str(), c, g));
+    for (name, c, g) in pairs.chain([("logits", on_cpu.logits.as_ref().unwrap(), on_gpu.logits.as_ref().unwrap())]) {
+        assert_eq!(c.shape, g.shape, "{name}: shape");
+        let err = relative_error(&g.data, &c.data);
+        assert!(err <= 1e-3, "{name}: wgpu differs from the CPU by {err:e} (relative)");
+    }
+    eprintln!("wgpu agrees with the CPU on {} taps and the logits", stages.len());
+}

@@ -24,8 +24,14 @@ impl Outcome {
 
 /// Runs `mon` from the project root.
 pub fn mon(args: &[&str]) -> Outcome {
+    mon_with_env(args, &[])
+}
+
+/// [`mon`] with extra environment variables.
+pub fn mon_with_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let out = Command::new(env!("CARGO_BIN_EXE_mon"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(mon_testkit::project_root())
         .output()
         .expect("mon runs");
