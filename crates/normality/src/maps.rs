@@ -71,6 +71,16 @@ impl FeatureMaps {
         Features::new(self.n * hw, self.c, out).expect("a transpose keeps the shape and finite values")
     }
 
+    /// The maps of the images at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> FeatureMaps {
+        let per_image = self.c * self.h * self.w;
+        let mut data = Vec::with_capacity(indices.len() * per_image);
+        for &i in indices {
+            data.extend_from_slice(&self.data[i * per_image..(i + 1) * per_image]);
+        }
+        FeatureMaps { n: indices.len(), data, ..*self }
+    }
+
     /// Global average pooling: the `[N, C]` features a pooled model of normality takes.
     pub fn global_average_pool(&self) -> Features {
         let hw = self.h * self.w;
@@ -120,6 +130,16 @@ mod tests {
         assert_eq!(p.row(0), &[0.0, 10.0]);
         assert_eq!(p.row(1), &[1.0, 11.0]);
         assert_eq!(p.row(3), &[1001.0, 1011.0]);
+    }
+
+    #[test]
+    fn select_picks_whole_images_in_the_order_asked() {
+        let picked = maps().select(&[1, 0, 1]);
+        assert_eq!(picked.geometry(), [2, 1, 2]);
+        assert_eq!(picked.images(), 3);
+        assert_eq!(&picked.as_slice()[..4], &[1000.0, 1001.0, 1010.0, 1011.0]);
+        assert_eq!(&picked.as_slice()[4..8], &[0.0, 1.0, 10.0, 11.0]);
+        assert_eq!(maps().select(&[]).images(), 0);
     }
 
     #[test]

@@ -26,7 +26,8 @@ impl Sweep {
             return Err(Error::NeedsBothClasses { metric, normal: negatives, anomalous: positives });
         }
         let mut order: Vec<usize> = (0..scores.len()).collect();
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        // The order within a tie does not matter: only the counts at its end are kept.
+        order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
         let (mut thresholds, mut tps, mut fps) = (Vec::new(), Vec::new(), Vec::new());
         let (mut tp, mut fp) = (0, 0);
         for (rank, &i) in order.iter().enumerate() {

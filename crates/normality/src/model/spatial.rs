@@ -185,12 +185,17 @@ impl Fit<FeatureMaps> for PositionGaussianParams {
         let (n, c) = (normal.images(), normal.channels());
         let positions = normal.height() * normal.width();
         let patches = normal.patches();
-        let gaussians = (0..positions)
+        // Collected before the first error is taken, so that the error names the same (first)
+        // position whichever thread finished first.
+        let fitted: Vec<_> = (0..positions)
             .into_par_iter()
-            .map(|p| {
-                FittedGaussian::estimate(&at_position(&patches, n, positions, p), n, c, self.shrinkage).map_err(|reason| {
-                    Error::ModelUndefined { model: self.to_string(), reason: format!("at position {p} (row-major): {reason}") }
-                })
+            .map(|p| FittedGaussian::estimate(&at_position(&patches, n, positions, p), n, c, self.shrinkage))
+            .collect();
+        let gaussians = fitted
+            .into_iter()
+            .enumerate()
+            .map(|(p, fitted)| {
+                fitted.map_err(|reason| Error::ModelUndefined { model: self.to_string(), reason: format!("at position {p} (row-major): {reason}") })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(PositionGaussianModel { geometry: normal.geometry(), gaussians, top: self.top })

@@ -1,7 +1,9 @@
 //! Label-free rules: thresholds from the held-out normal (validation) scores alone.
 
 use crate::error::{require, require_open_unit};
-use crate::threshold::{LabelledScores, RuleKind, ThresholdRule, ceil_of_decimal, floor_of_decimal, undefined, validation_descending};
+use crate::threshold::{
+    LabelledScores, RuleKind, ThresholdRule, ceil_of_decimal, check_validation, floor_of_decimal, undefined, validation_descending,
+};
 use crate::Result;
 
 /// `mean + k·std` of the validation scores (sample standard deviation, `n − 1` in the
@@ -30,10 +32,10 @@ impl ThresholdRule for MeanKStd {
     }
 
     fn threshold(&self, normal: &[f64], _test: &LabelledScores) -> Result<f64> {
-        let v = validation_descending(self, normal, 2, "a standard deviation")?;
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let var = v.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        check_validation(self, normal, 2, "a standard deviation")?;
+        let n = normal.len() as f64;
+        let mean = normal.iter().sum::<f64>() / n;
+        let var = normal.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
         Ok(mean + self.k * var.sqrt())
     }
 }
@@ -210,7 +212,7 @@ impl ThresholdRule for GaussianTail {
         let v = validation_descending(self, normal, 2, "a median absolute deviation")?;
         let centre = median_of_sorted(&v);
         let mut deviations: Vec<f64> = v.iter().map(|s| (s - centre).abs()).collect();
-        deviations.sort_by(f64::total_cmp);
+        deviations.sort_unstable_by(f64::total_cmp);
         let mad = median_of_sorted(&deviations);
         if mad == 0.0 {
             return Err(undefined(self, "the median absolute deviation is 0 (half or more of the held-out normal scores are equal)"));
@@ -226,7 +228,7 @@ fn median_of_sorted(sorted: &[f64]) -> f64 {
 }
 
 /// A Gaussian kernel density estimate of the validation scores, thresholded where its survival
-/// function equals `fpr`: `(1/n) Σ Φ̄((t − vᵢ)/h) = fpr`, found by bisection to the last bit.
+/// function equals `fpr`: `(1/n) Σ Φ̄((t − vᵢ)/h) = fpr`, solved to the last bit.
 /// Bandwidth by Scott's rule as SciPy's `gaussian_kde` (its default): `h = σ̂ · n^(−1/5)` with
 /// `σ̂` the sample standard deviation (`n − 1`). It extrapolates smoothly beyond the highest
 /// validation score, which the empirical rules cannot. Undefined for fewer than 2 scores or
@@ -262,18 +264,36 @@ impl ThresholdRule for KdeTail {
             return Err(undefined(self, "all held-out normal scores are equal, so the kernel bandwidth is 0"));
         }
         let h = std * n.powf(-0.2);
-        let survival = |t: f64| v.iter().map(|s| 0.5 * libm::erfc((t - s) / (h * std::f64::consts::SQRT_2))).sum::<f64>() / n;
-        // survival(lo) ≈ 1 > fpr ≥ survival(hi); widen `hi` for tiny rates.
+        // The survival function S(t) = (1/n) Σ Φ̄((t − vᵢ)/h) and its derivative −density(t), in
+        // one pass.
+        let survival_and_density = |t: f64| {
+            let (mut survival, mut density) = (0.0, 0.0);
+            for s in &v {
+                let z = (t - s) / h;
+                survival += 0.5 * libm::erfc(z * std::f64::consts::FRAC_1_SQRT_2);
+                density += (-0.5 * z * z).exp();
+            }
+            (survival / n, density / (n * h * (2.0 * std::f64::consts::PI).sqrt()))
+        };
+        // S(lo) ≈ 1 > fpr ≥ S(hi); widen `hi` for tiny rates.
         let (mut lo, mut hi) = (v[v.len() - 1] - 10.0 * h, v[0] + 10.0 * h);
-        while survival(hi) > self.fpr {
+        while survival_and_density(hi).0 > self.fpr {
             hi += 10.0 * h;
         }
+        // Newton's method from the empirical quantile, kept inside the shrinking bracket (a
+        // bisection step wherever Newton would leave it), until the step is down to the rounding
+        // noise of the sums (a few ulps): bisection's root in about 5 passes instead of ~60.
+        let empirical = v[((self.fpr * n) as usize).min(v.len() - 1)];
+        let mut t = if empirical > lo && empirical < hi { empirical } else { lo + (hi - lo) / 2.0 };
         loop {
-            let mid = lo + (hi - lo) / 2.0;
-            if mid <= lo || mid >= hi {
-                return Ok(mid);
+            let (survival, density) = survival_and_density(t);
+            if survival > self.fpr { lo = t } else { hi = t }
+            let newton = t + (survival - self.fpr) / density;
+            let next = if newton > lo && newton < hi { newton } else { lo + (hi - lo) / 2.0 };
+            if (next - t).abs() <= 4.0 * f64::EPSILON * t.abs() || next <= lo || next >= hi {
+                return Ok(next);
             }
-            if survival(mid) > self.fpr { lo = mid } else { hi = mid }
+            t = next;
         }
     }
 }

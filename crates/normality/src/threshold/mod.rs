@@ -88,9 +88,9 @@ pub(crate) fn undefined(rule: &dyn ThresholdRule, reason: impl Into<String>) -> 
     Error::RuleUndefined { rule: rule.name(), reason: reason.into() }
 }
 
-/// The validation scores sorted descending, refusing non-finite ones and fewer than `min`
-/// (`purpose` says what they are needed for).
-pub(crate) fn validation_descending(rule: &dyn ThresholdRule, normal: &[f64], min: usize, purpose: &str) -> Result<Vec<f64>> {
+/// Refuses non-finite validation scores and fewer than `min` (`purpose` says what they are
+/// needed for).
+pub(crate) fn check_validation(rule: &dyn ThresholdRule, normal: &[f64], min: usize, purpose: &str) -> Result<()> {
     check_finite_scores(normal)?;
     if normal.len() < min {
         return Err(undefined(
@@ -98,8 +98,15 @@ pub(crate) fn validation_descending(rule: &dyn ThresholdRule, normal: &[f64], mi
             format!("{purpose} needs at least {min} held-out normal scores, got {}; raise the validation fraction", normal.len()),
         ));
     }
+    Ok(())
+}
+
+/// The validation scores sorted descending, after [`check_validation`].
+pub(crate) fn validation_descending(rule: &dyn ThresholdRule, normal: &[f64], min: usize, purpose: &str) -> Result<Vec<f64>> {
+    check_validation(rule, normal, min, purpose)?;
     let mut sorted = normal.to_vec();
-    sorted.sort_by(|a, b| b.total_cmp(a));
+    // Equal scores are interchangeable, so the faster unstable sort gives the same vector.
+    sorted.sort_unstable_by(|a, b| b.total_cmp(a));
     Ok(sorted)
 }
 
