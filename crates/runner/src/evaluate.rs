@@ -1,12 +1,13 @@
-//! One category: fit the model of normality for each score, score the held-out normal and the
-//! test images, set every threshold rule's working point, and measure it.
+//! One category at one tap: fit each model of normality, score the held-out normal and the test
+//! images, set every threshold rule's working point, and measure it.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use mon_normality::metrics::{Confusion, Roc, auroc, roc_curve};
-use mon_normality::model::{Distance, Fit, MeanModelParams, Score};
 use mon_normality::split::HoldOut;
 use mon_normality::threshold::{LabelledScores, RuleKind, ThresholdRule};
-use mon_normality::Features;
+
+use crate::experiment::ModelChoice;
+use crate::extract::TapFeatures;
 
 /// A threshold rule's working point on the test set.
 #[derive(Clone, Debug)]
@@ -25,7 +26,8 @@ pub struct RuleOutcome {
 
 #[derive(Clone, Debug)]
 pub struct ScoreOutcome {
-    pub score: Distance,
+    /// The model of normality as the experiment names it.
+    pub score: String,
     /// Scores of the normal reference the label-free rules saw.
     pub reference: Vec<f64>,
     pub test: Vec<f64>,
@@ -35,18 +37,19 @@ pub struct ScoreOutcome {
     pub rules: Vec<RuleOutcome>,
 }
 
-/// `train` holds every `train/good` feature row; `split` says which fit the model and which
-/// are held out. With no held-out rows, the fitted rows themselves are the normal reference.
-pub fn evaluate(train: &Features, split: &HoldOut, test: &Features, labels: &[bool], scores: &[Distance], rules: &[Box<dyn ThresholdRule>]) -> Result<Vec<ScoreOutcome>> {
+/// `train` holds every `train/good` image's features; `split` says which fit the models and
+/// which are held out. With no held-out rows, the fitted rows themselves are the normal reference.
+pub fn evaluate(train: &TapFeatures, split: &HoldOut, test: &TapFeatures, labels: &[bool], models: &[ModelChoice], rules: &[Box<dyn ThresholdRule>]) -> Result<Vec<ScoreOutcome>> {
     let fit = train.select(&split.fit);
     let reference_rows = if split.validation.is_empty() { &split.fit } else { &split.validation };
     let reference_features = train.select(reference_rows);
-    scores
+    models
         .iter()
-        .map(|&score| {
-            let model = MeanModelParams { distance: score }.fit(&fit)?;
-            let reference = model.score(&reference_features)?;
-            let test_scores = model.score(test)?;
+        .map(|choice| {
+            let kind = choice.model.input();
+            let fitted = choice.model.fit(fit.input(kind)).with_context(|| format!("fitting `{}`", choice.label))?;
+            let reference = fitted.score(reference_features.input(kind))?.scores;
+            let test_scores = fitted.score(test.input(kind))?.scores;
             let roc = roc_curve(&test_scores, labels).ok();
             let auroc = roc.as_ref().map(|_| auroc(&test_scores, labels)).transpose()?;
             let labelled = LabelledScores { scores: &test_scores, labels };
@@ -62,7 +65,7 @@ pub fn evaluate(train: &Features, split: &HoldOut, test: &Features, labels: &[bo
                     RuleOutcome { rule: rule.name(), oracle: rule.kind() == RuleKind::Oracle, point }
                 })
                 .collect();
-            Ok(ScoreOutcome { score, reference, test: test_scores, roc, auroc, rules })
+            Ok(ScoreOutcome { score: choice.label.clone(), reference, test: test_scores, roc, auroc, rules })
         })
         .collect()
 }
@@ -72,9 +75,14 @@ mod tests {
     use super::*;
     use mon_normality::split::hold_out;
     use mon_normality::threshold::parse_rule;
+    use mon_normality::{FeatureMaps, Features};
 
-    fn column(values: &[f32]) -> Features {
-        Features::new(values.len(), 1, values.to_vec()).unwrap()
+    fn column(values: &[f32]) -> TapFeatures {
+        TapFeatures { pooled: Features::new(values.len(), 1, values.to_vec()).unwrap(), maps: None }
+    }
+
+    fn models(specs: &[&str]) -> Vec<ModelChoice> {
+        specs.iter().map(|s| ModelChoice::parse(s).unwrap()).collect()
     }
 
     #[test]
@@ -84,7 +92,7 @@ mod tests {
         let labels = [false, false, true, true];
         let split = hold_out(10, 0.3, 0).unwrap();
         let rules = vec![parse_rule("mean_k_std{k=3}").unwrap(), parse_rule("max_f1").unwrap()];
-        let out = evaluate(&train, &split, &test, &labels, &[Distance::Euclidean], &rules).unwrap();
+        let out = evaluate(&train, &split, &test, &labels, &models(&["euclidean"]), &rules).unwrap();
         assert_eq!(out[0].reference.len(), 3);
         assert_eq!(out[0].auroc, Some(1.0));
         let max_f1 = out[0].rules[1].point.as_ref().unwrap();
@@ -101,10 +109,41 @@ mod tests {
         let test = column(&[1.0, 2.0]);
         let rules = vec![parse_rule("max_f1").unwrap(), parse_rule("mean_k_std").unwrap()];
         let split = hold_out(3, 0.0, 0).unwrap();
-        let out = evaluate(&train, &split, &test, &[false, false], &[Distance::Euclidean], &rules).unwrap();
+        let out = evaluate(&train, &split, &test, &[false, false], &models(&["euclidean"]), &rules).unwrap();
         assert_eq!(out[0].auroc, None);
         assert!(out[0].rules[0].point.as_ref().unwrap_err().contains("anomalous: 0"));
         assert!(out[0].rules[1].point.is_ok(), "label-free rules still run");
         assert_eq!(out[0].reference.len(), 3, "no hold-out: the fitted images are the reference");
+    }
+
+    /// `n` one-channel 2×2 maps of value 1, with a bright spot at position 3 where `defect`.
+    fn maps(defects: &[bool]) -> TapFeatures {
+        let data = defects.iter().flat_map(|&d| [1.0, 1.0, 1.0, if d { 9.0 } else { 1.0 }]).collect();
+        let maps = FeatureMaps::new(defects.len(), 1, 2, 2, data).unwrap();
+        TapFeatures { pooled: maps.global_average_pool(), maps: Some(maps) }
+    }
+
+    #[test]
+    fn spatial_and_pooled_models_run_side_by_side() {
+        let train = maps(&[false; 4]);
+        let test = maps(&[false, true]);
+        let labels = [false, true];
+        let split = hold_out(4, 0.0, 0).unwrap();
+        let models = models(&["position_mean", "patch_knn{coreset=random}", "cosine"]);
+        let out = evaluate(&train, &split, &test, &labels, &models, &[parse_rule("max_f1").unwrap()]).unwrap();
+        assert_eq!(out.iter().map(|o| o.score.as_str()).collect::<Vec<_>>(), ["position_mean", "patch_knn{coreset=random}", "cosine"]);
+        assert_eq!(out[0].test, [0.0, 8.0], "the spot is 8 away from the mean map");
+        assert_eq!(out[1].test, [0.0, 8.0], "and from every memory patch");
+        assert_eq!(out[0].auroc, Some(1.0));
+        // Pooled over the whole map, every image points the same way: cosine cannot tell them apart.
+        assert_eq!(out[2].auroc, Some(0.5));
+    }
+
+    #[test]
+    fn a_spatial_model_without_maps_says_what_it_needs() {
+        let train = TapFeatures { maps: None, ..maps(&[false; 3]) };
+        let split = hold_out(3, 0.0, 0).unwrap();
+        let err = format!("{:#}", evaluate(&train, &split, &train, &[false, true, false], &models(&["position_mean"]), &[]).unwrap_err());
+        assert!(err.contains("needs feature maps"), "{err}");
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use mon_backbone::{BackboneSpec, DeviceChoice, find_backbone};
-use mon_normality::model::Distance;
+use mon_normality::model::{InputKind, NormalityModel, parse_model};
 use mon_normality::threshold::{ThresholdRule, parse_rule};
 use serde::{Deserialize, Serialize};
 
@@ -41,14 +41,34 @@ pub struct BackboneConfig {
     pub name: String,
     /// Weights file; the catalogue's file under `weights/` when absent.
     pub weights: Option<PathBuf>,
-    /// The stage whose globally average-pooled output is the feature vector.
-    pub tap: String,
+    /// The stage (or stages: a list) whose output the models of normality read: pooled by
+    /// global average for the pooled models, as maps for the spatial ones.
+    pub tap: OneOrMany,
+}
+
+/// A setting that takes one value or a list of them; a list runs each value.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn values(&self) -> &[String] {
+        match self {
+            OneOrMany::One(value) => std::slice::from_ref(value),
+            OneOrMany::Many(values) => values,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NormalityConfig {
-    /// Distances to the mean model of normality: `cosine`, `euclidean`.
+    /// Models of normality, each giving an anomaly score: `cosine` and `euclidean` (distance to
+    /// the mean feature, the paper's) or any spec `parse_model` reads, e.g. `gaussian`,
+    /// `position_mean`, `patch_knn{memory=20000}`.
     pub scores: Vec<String>,
     /// Share of `train/good` held out to set label-free thresholds. With 0 the model's own
     /// training scores serve as the normal reference (in-sample, so thresholds come out low).
@@ -91,7 +111,8 @@ pub struct Plan {
     pub experiment: Experiment,
     pub backbone: &'static BackboneSpec,
     pub weights: PathBuf,
-    pub scores: Vec<Distance>,
+    pub taps: Vec<String>,
+    pub models: Vec<ModelChoice>,
     pub rules: Vec<Box<dyn ThresholdRule>>,
     pub device: DeviceChoice,
 }
@@ -124,14 +145,18 @@ impl Plan {
         }
         let backbone = find_backbone(&e.backbone.name).with_context(|| at("backbone.name"))?;
         let weights = e.backbone.weights.clone().unwrap_or_else(|| backbone.default_weights());
-        if e.normality.scores.is_empty() {
-            bail!("{}: list at least one score (cosine, euclidean)", at("normality.scores"));
+        let taps = e.backbone.tap.values().to_vec();
+        if taps.is_empty() {
+            bail!("{}: list at least one stage, e.g. \"head\"", at("backbone.tap"));
         }
-        let scores = e
+        if e.normality.scores.is_empty() {
+            bail!("{}: list at least one score, e.g. [\"cosine\", \"euclidean\"]", at("normality.scores"));
+        }
+        let models = e
             .normality
             .scores
             .iter()
-            .map(|s| s.parse::<Distance>().map_err(|msg| anyhow!("{}: {msg}", at("normality.scores"))))
+            .map(|s| ModelChoice::parse(s).map_err(|msg| anyhow!("{}: {msg}", at("normality.scores"))))
             .collect::<Result<Vec<_>>>()?;
         if !(0.0..1.0).contains(&e.normality.validation_fraction) {
             bail!("{}: {} is not a fraction in [0, 1)", at("normality.validation_fraction"), e.normality.validation_fraction);
@@ -149,7 +174,33 @@ impl Plan {
             bail!("{}: must be at least 1", at("run.batch_size"));
         }
         let device = e.run.device.parse::<DeviceChoice>().map_err(|msg| anyhow!("{}: {msg}", at("run.device")))?;
-        Ok(Plan { file: file.to_path_buf(), source, experiment, backbone, weights, scores, rules, device })
+        Ok(Plan { file: file.to_path_buf(), source, experiment, backbone, weights, taps, models, rules, device })
+    }
+
+    /// Whether any model reads feature maps, so that extraction must keep them.
+    pub fn needs_maps(&self) -> bool {
+        self.models.iter().any(|m| m.model.input() == InputKind::Maps)
+    }
+}
+
+/// A model of normality as an experiment names it.
+#[derive(Debug)]
+pub struct ModelChoice {
+    /// The name as written, for tables: `cosine`, `patch_knn{memory=20000}` …
+    pub label: String,
+    pub model: Box<dyn NormalityModel>,
+}
+
+impl ModelChoice {
+    /// `cosine` and `euclidean` are the paper's distance to the mean feature
+    /// (`mean{distance=…}`); anything else is a model spec.
+    pub fn parse(label: &str) -> std::result::Result<Self, String> {
+        let spec = match label.trim() {
+            "cosine" | "euclidean" => format!("mean{{distance={}}}", label.trim()),
+            other => other.to_string(),
+        };
+        let model = parse_model(&spec).map_err(|e| if e.starts_with("unknown model") { format!("{e}, or the shorthands cosine, euclidean") } else { e })?;
+        Ok(Self { label: label.trim().to_string(), model })
     }
 }
 
@@ -200,7 +251,10 @@ rules = ["mean_k_std{k=3}", "max_f1"]
     #[test]
     fn defaults_fill_what_the_file_leaves_out() {
         let plan = load(GOOD, &[]).unwrap();
-        assert_eq!(plan.scores, [Distance::Cosine, Distance::Euclidean]);
+        let models: Vec<String> = plan.models.iter().map(|m| m.model.name()).collect();
+        assert_eq!(models, ["mean{distance=cosine}", "mean{distance=euclidean}"]);
+        assert_eq!(plan.taps, ["head"]);
+        assert!(!plan.needs_maps());
         assert_eq!(plan.rules.len(), 2);
         assert_eq!(plan.experiment.normality.validation_fraction, 0.2);
         assert_eq!(plan.experiment.run.batch_size, 16);
@@ -212,19 +266,30 @@ rules = ["mean_k_std{k=3}", "max_f1"]
     fn overrides_set_nested_keys_with_typed_values() {
         let plan = load(GOOD, &["normality.validation_fraction=0", "backbone.tap=block5", "normality.scores=[\"cosine\"]"]).unwrap();
         assert_eq!(plan.experiment.normality.validation_fraction, 0.0);
-        assert_eq!(plan.experiment.backbone.tap, "block5");
-        assert_eq!(plan.scores, [Distance::Cosine]);
+        assert_eq!(plan.taps, ["block5"]);
+        assert_eq!(plan.models.iter().map(|m| m.label.as_str()).collect::<Vec<_>>(), ["cosine"]);
+    }
+
+    #[test]
+    fn lists_of_taps_and_spatial_models_are_accepted() {
+        let plan = load(GOOD, &["backbone.tap=[\"block5\", \"head\"]", "normality.scores=[\"gaussian\", \"patch_knn{memory=500}\"]"]).unwrap();
+        assert_eq!(plan.taps, ["block5", "head"]);
+        assert_eq!(plan.models[1].label, "patch_knn{memory=500}");
+        assert_eq!(plan.models[1].model.name(), "patch_knn{k=1,distance=euclidean,memory=500,coreset=greedy,projection=128,seed=0,top=1}");
+        assert!(plan.needs_maps());
     }
 
     /// Each mistake is reported with the file and the key it concerns.
     #[test]
     fn mistakes_name_the_file_and_the_key() {
-        let cases: [(&str, &[&str], &str); 9] = [
+        let cases: [(&str, &[&str], &str); 11] = [
             (GOOD, &["dataset.colour=1"], "unknown field `colour`"),
             (GOOD, &["run.batch_size=\"big\""], "batch_size"),
             (&GOOD.replace("[thresholds]\nrules = [\"mean_k_std{k=3}\", \"max_f1\"]\n", ""), &[], "missing field `thresholds`"),
             (GOOD, &["backbone.name=resnet9"], "`backbone.name`: unknown backbone `resnet9`"),
-            (GOOD, &["normality.scores=[\"manhattan\"]"], "`normality.scores`: unknown score `manhattan`"),
+            (GOOD, &["normality.scores=[\"manhattan\"]"], "`normality.scores`: unknown model of normality `manhattan`"),
+            (GOOD, &["normality.scores=[\"knn{k=0}\"]"], "`normality.scores`: knn: invalid parameter `k` = 0"),
+            (GOOD, &["backbone.tap=[]"], "`backbone.tap`: list at least one stage"),
             (GOOD, &["thresholds.rules=[\"median\"]"], "`thresholds.rules`: unknown threshold rule `median`"),
             (GOOD, &["normality.validation_fraction=1.5"], "`normality.validation_fraction`"),
             (GOOD, &["run.device=tpu"], "`run.device`: unknown device `tpu`"),

@@ -10,7 +10,7 @@ use mon_normality::split::hold_out;
 use crate::dataset::{Category, discover_categories, load_category};
 use crate::evaluate::{ScoreOutcome, evaluate};
 use crate::experiment::Plan;
-use crate::extract::pooled_features;
+use crate::extract::extract_taps;
 use crate::report::roc_plot::{RocCurve, WorkingPoint, write_roc};
 use crate::report::run_dir::RunDir;
 use crate::report::tables::{MetricRow, ScoreRow, markdown_table, metrics_frame, scores_frame, write_csv};
@@ -52,12 +52,12 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     let categories = names.iter().map(|n| load_category(root, n)).collect::<Result<Vec<Category>>>()?;
     let device = plan.device.open()?;
     let backbone = Backbone::load(plan.backbone, &plan.weights, device)?;
-    let tap = backbone.resolve_taps(&[&exp.backbone.tap])?[0];
+    let taps = backbone.resolve_taps(&plan.taps)?;
     say(format!(
         "{}: {} @ {} on {} ({}), {} categor{}",
         exp.name,
         plan.backbone.name,
-        exp.backbone.tap,
+        plan.taps.join(", "),
         plan.device,
         plan.device.backend(),
         categories.len(),
@@ -86,14 +86,13 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
         bar.set_prefix(category.name.clone());
         let paths = |samples: &[crate::dataset::Sample]| samples.iter().map(|s| s.path.clone()).collect::<Vec<_>>();
         let batch = exp.run.batch_size;
-        let train = pooled_features(&backbone, tap, &paths(&category.train), batch, &bar)?;
-        let test = pooled_features(&backbone, tap, &paths(&category.test), batch, &bar)?;
+        let train = extract_taps(&backbone, &taps, plan.needs_maps(), &paths(&category.train), batch, &bar)?;
+        let test = extract_taps(&backbone, &taps, plan.needs_maps(), &paths(&category.test), batch, &bar)?;
         bar.finish_and_clear();
 
         let split = hold_out(category.train.len(), exp.normality.validation_fraction, exp.normality.seed)
             .with_context(|| format!("{}: splitting {} train/good images", category.name, category.train.len()))?;
         let labels: Vec<bool> = category.test.iter().map(|s| s.anomalous).collect();
-        let outcomes = evaluate(&train, &split, &test, &labels, &plan.scores, &plan.rules)?;
         let n_anomalous = labels.iter().filter(|&&l| l).count();
         say(format!(
             "{}: model of normality from {} images, {} held out, test {} normal + {} anomalous",
@@ -104,16 +103,24 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
             n_anomalous
         ));
 
-        for outcome in &outcomes {
-            for rule in &outcome.rules {
-                if let Err(why) = &rule.point {
-                    say(format!("warning: {} / {} / {}: {why}", category.name, outcome.score, rule.rule));
+        let mut per_tap = Vec::new();
+        for ((tap, train), test) in plan.taps.iter().zip(&train).zip(&test) {
+            let outcomes = evaluate(train, &split, test, &labels, &plan.models, &plan.rules)
+                .with_context(|| format!("{} @ {tap}", category.name))?;
+            for outcome in &outcomes {
+                for rule in &outcome.rules {
+                    if let Err(why) = &rule.point {
+                        say(format!("warning: {} @ {tap} / {} / {}: {why}", category.name, outcome.score, rule.rule));
+                    }
                 }
+                metric_rows.extend(metric_rows_for(&plan, tap, category, &split, outcome));
+                score_rows.extend(score_rows_for(tap, category, &split, outcome));
             }
-            metric_rows.extend(metric_rows_for(&plan, category, &split, outcome));
-            score_rows.extend(score_rows_for(category, &split, outcome));
+            per_tap.push((tap, outcomes));
         }
-        plot_category(run_dir.path(), &plan, category, &outcomes)?;
+        let several_taps = plan.taps.len() > 1;
+        let curves: Vec<RocCurve> = per_tap.iter().flat_map(|(tap, outcomes)| roc_curves(several_taps.then_some(tap.as_str()), outcomes)).collect();
+        plot_category(run_dir.path(), &plan, category, &curves)?;
     }
 
     let mut metrics = metrics_frame(&metric_rows)?;
@@ -124,7 +131,7 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
         exp.name,
         exp.dataset.name,
         plan.backbone.name,
-        exp.backbone.tap,
+        plan.taps.join(", "),
         markdown_table(&metrics)?
     );
     std::fs::write(run_dir.path().join("table.md"), &table)?;
@@ -132,7 +139,7 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     Ok(RunOutput { dir, table })
 }
 
-fn metric_rows_for(plan: &Plan, category: &Category, split: &mon_normality::split::HoldOut, outcome: &ScoreOutcome) -> Vec<MetricRow> {
+fn metric_rows_for(plan: &Plan, tap: &str, category: &Category, split: &mon_normality::split::HoldOut, outcome: &ScoreOutcome) -> Vec<MetricRow> {
     let exp = &plan.experiment;
     outcome
         .rules
@@ -144,8 +151,8 @@ fn metric_rows_for(plan: &Plan, category: &Category, split: &mon_normality::spli
                 dataset: exp.dataset.name.clone(),
                 category: category.name.clone(),
                 backbone: plan.backbone.name.to_string(),
-                tap: exp.backbone.tap.clone(),
-                score: outcome.score.to_string(),
+                tap: tap.to_string(),
+                score: outcome.score.clone(),
                 threshold_rule: rule.rule.clone(),
                 oracle: rule.oracle,
                 threshold: point.map(|p| p.threshold),
@@ -162,7 +169,7 @@ fn metric_rows_for(plan: &Plan, category: &Category, split: &mon_normality::spli
         .collect()
 }
 
-fn score_rows_for(category: &Category, split: &mon_normality::split::HoldOut, outcome: &ScoreOutcome) -> Vec<ScoreRow> {
+fn score_rows_for(tap: &str, category: &Category, split: &mon_normality::split::HoldOut, outcome: &ScoreOutcome) -> Vec<ScoreRow> {
     let (reference_split, reference_rows) =
         if split.validation.is_empty() { ("train", &split.fit) } else { ("validation", &split.validation) };
     let reference = reference_rows.iter().zip(&outcome.reference).map(|(&i, &s)| (reference_split, &category.train[i], s));
@@ -171,18 +178,21 @@ fn score_rows_for(category: &Category, split: &mon_normality::split::HoldOut, ou
         .chain(test)
         .map(|(split, sample, score)| ScoreRow {
             category: category.name.clone(),
+            tap: tap.to_string(),
             image: sample.path.display().to_string(),
             split,
             label: sample.anomalous as u8,
             defect_type: sample.defect_type.clone(),
-            score_name: outcome.score.to_string(),
+            score_name: outcome.score.clone(),
             score,
         })
         .collect()
 }
 
-fn plot_category(dir: &Path, plan: &Plan, category: &Category, outcomes: &[ScoreOutcome]) -> Result<()> {
-    let curves: Vec<RocCurve> = outcomes
+/// Each score's ROC curve with its rules' working points; labelled with the tap when the
+/// experiment has several.
+fn roc_curves<'a>(tap: Option<&str>, outcomes: &'a [ScoreOutcome]) -> Vec<RocCurve<'a>> {
+    outcomes
         .iter()
         .filter_map(|o| {
             let roc = o.roc.as_ref()?;
@@ -199,12 +209,19 @@ fn plot_category(dir: &Path, plan: &Plan, category: &Category, outcomes: &[Score
                     })
                 })
                 .collect();
-            Some(RocCurve { label: format!("{} (AUROC {:.3})", o.score, o.auroc?), roc, points })
+            let name = match tap {
+                Some(tap) => format!("{tap} / {}", o.score),
+                None => o.score.clone(),
+            };
+            Some(RocCurve { label: format!("{name} (AUROC {:.3})", o.auroc?), roc, points })
         })
-        .collect();
+        .collect()
+}
+
+fn plot_category(dir: &Path, plan: &Plan, category: &Category, curves: &[RocCurve]) -> Result<()> {
     if curves.is_empty() {
         return Ok(()); // no anomalous (or no normal) test images: there is no ROC to draw
     }
-    let title = format!("{} / {} — {} @ {}", plan.experiment.dataset.name, category.name, plan.backbone.name, plan.experiment.backbone.tap);
-    write_roc(dir, &format!("roc_{}", category.name), &title, &curves)
+    let title = format!("{} / {} — {} @ {}", plan.experiment.dataset.name, category.name, plan.backbone.name, plan.taps.join(", "));
+    write_roc(dir, &format!("roc_{}", category.name), &title, curves)
 }

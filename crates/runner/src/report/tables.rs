@@ -55,6 +55,7 @@ pub fn metrics_frame(rows: &[MetricRow]) -> Result<DataFrame> {
 #[derive(Clone, Debug)]
 pub struct ScoreRow {
     pub category: String,
+    pub tap: String,
     pub image: String,
     /// `validation` (held-out normal), `train` (in-sample reference when nothing is held out) or `test`.
     pub split: &'static str,
@@ -67,6 +68,7 @@ pub struct ScoreRow {
 pub fn scores_frame(rows: &[ScoreRow]) -> Result<DataFrame> {
     Ok(DataFrame::new_infer_height(vec![
         Column::new("category".into(), rows.iter().map(|r| r.category.as_str()).collect::<Vec<_>>()),
+        Column::new("tap".into(), rows.iter().map(|r| r.tap.as_str()).collect::<Vec<_>>()),
         Column::new("image".into(), rows.iter().map(|r| r.image.as_str()).collect::<Vec<_>>()),
         Column::new("split".into(), rows.iter().map(|r| r.split).collect::<Vec<_>>()),
         Column::new("label".into(), rows.iter().map(|r| r.label as u32).collect::<Vec<_>>()),
@@ -81,9 +83,12 @@ pub fn write_csv(frame: &mut DataFrame, path: &Path) -> Result<()> {
     anyhow::Context::with_context(CsvWriter::new(file).finish(frame), || format!("cannot write {}", path.display()))
 }
 
-/// The columns of `metrics.csv` a reader compares, as a Markdown table.
+/// The columns of `metrics.csv` a reader compares, as a Markdown table; the tap is shown when
+/// the rows have more than one.
 pub fn markdown_table(metrics: &DataFrame) -> Result<String> {
-    let shown = metrics.select(["category", "score", "threshold_rule", "oracle", "auroc", "threshold", "precision", "recall", "f1", "accuracy"])?;
+    let several_taps = metrics.column("tap")?.n_unique()? > 1;
+    let columns = ["category", "tap", "score", "threshold_rule", "oracle", "auroc", "threshold", "precision", "recall", "f1", "accuracy"];
+    let shown = metrics.select(columns.into_iter().filter(|&c| c != "tap" || several_taps))?;
     let names: Vec<String> = shown.get_column_names().iter().map(|n| n.to_string()).collect();
     let mut out = format!("| {} |\n|{}\n", names.join(" | "), names.iter().map(|n| if is_text(&shown, n) { " --- |" } else { " ---: |" }).collect::<String>());
     for i in 0..shown.height() {
@@ -157,5 +162,10 @@ mod tests {
         assert_eq!(lines[1], "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         assert_eq!(lines[2], "| a | cosine | max_f1 | oracle | 0.7500 | 0.5000 | 0.8000 | 0.8000 | 0.8000 | 0.8000 |");
         assert_eq!(lines[3], "| a | cosine | mean_k_std{k=3} |  | 0.7500 | — | — | — | — | — |");
+        let mut block5 = row("a", "max_f1", true, Some(0.8));
+        block5.tap = "block5".into();
+        let md = markdown_table(&metrics_frame(&[row("a", "max_f1", true, Some(0.8)), block5]).unwrap()).unwrap();
+        assert!(md.starts_with("| category | tap | score |"), "{md}");
+        assert!(md.contains("| a | block5 | cosine | max_f1 |"), "{md}");
     }
 }
