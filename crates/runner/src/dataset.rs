@@ -95,6 +95,20 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(entries)
 }
 
+/// Every image file below `dir` (recursively, sorted, hidden entries skipped), except under
+/// `ground_truth` folders, whose masks are not inputs: for `mon bench` on a category folder.
+pub fn images_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut ignored = Vec::new();
+    let mut images = images_in(dir, &mut ignored)?;
+    for sub in read_dir_sorted(dir)? {
+        let name = sub.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if sub.is_dir() && !name.starts_with('.') && name != "ground_truth" {
+            images.extend(images_under(&sub)?);
+        }
+    }
+    Ok(images)
+}
+
 /// Image files in `dir`, sorted; other visible files are collected in `ignored`.
 fn images_in(dir: &Path, ignored: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>> {
     let mut images = Vec::new();
@@ -121,6 +135,20 @@ mod tests {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, b"x").unwrap();
+    }
+
+    #[test]
+    fn images_under_a_folder_skip_masks_hidden_and_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for rel in ["a.png", "notes.txt", "train/good/0.png", "test/crack/1.jpg", "ground_truth/crack/1_mask.png", ".cache/x.png"] {
+            touch(dir.path(), rel);
+        }
+        let found: Vec<String> = images_under(dir.path())
+            .unwrap()
+            .iter()
+            .map(|p| p.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(found, ["a.png", "test/crack/1.jpg", "train/good/0.png"]);
     }
 
     #[test]

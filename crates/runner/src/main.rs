@@ -2,7 +2,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mon_runner::commands::bench::{BenchArgs, bench};
 use mon_runner::commands::features::{FeaturesArgs, features};
+use mon_runner::commands::thresholds::{ThresholdsArgs, thresholds};
 use mon_runner::commands::weights::{WeightsCommand, weights};
 use mon_runner::run::{RunOptions, run};
 
@@ -41,6 +43,11 @@ enum Command {
     },
     /// Features of images (or of a preprocessed tensor) at any taps, written as safetensors.
     Features(FeaturesArgs),
+    /// Every threshold rule on a CSV of `split,label,score` rows from any detector, as JSON.
+    Thresholds(ThresholdsArgs),
+    /// Images per second of feature extraction (end to end, forward, preprocessing) and peak
+    /// memory, as one JSON line.
+    Bench(BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +61,8 @@ fn main() -> ExitCode {
         }
         Command::Weights { command } => weights(&command).map(|text| println!("{text}")),
         Command::Features(args) => features(&args).map(|summary| eprintln!("{summary}")),
+        Command::Thresholds(args) => thresholds(&args).map(|json| println!("{json}")),
+        Command::Bench(args) => bench(&args).map(|json| println!("{json}")),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

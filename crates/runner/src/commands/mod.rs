@@ -1,4 +1,6 @@
 //! The `mon` subcommands other than `run`, each with its clap arguments beside its code.
 
+pub mod bench;
 pub mod features;
+pub mod thresholds;
 pub mod weights;
