@@ -95,7 +95,7 @@ fn not_compiled(choice: DeviceChoice) -> Error {
     Error::Device {
         device: choice.name(),
         reason: format!(
-            "this build has no {} backend; rebuild with `cargo build --release --features {}` or use --device cpu",
+            "this build has no {} backend; rebuild with `cargo build --workspace --features mon-runner/{}` or use --device cpu",
             choice.backend(),
             choice.name()
         ),
@@ -153,5 +153,27 @@ impl FromStr for DeviceChoice {
             .into_iter()
             .find(|d| d.name() == s)
             .ok_or_else(|| format!("unknown device `{s}`: expected one of cpu, flex, ndarray, wgpu"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_choices() {
+        for choice in DeviceChoice::ALL {
+            assert_eq!(choice.name().parse::<DeviceChoice>().unwrap(), choice);
+        }
+        assert!("tpu".parse::<DeviceChoice>().unwrap_err().contains("cpu, flex, ndarray, wgpu"));
+    }
+
+    /// A backend left out of the build says how to build it in, with a command that works from
+    /// the workspace root.
+    #[cfg(not(feature = "ndarray"))]
+    #[test]
+    fn a_backend_not_compiled_in_says_how_to_build_it() {
+        let err = DeviceChoice::Ndarray.open().unwrap_err().to_string();
+        assert!(err.contains("cargo build --workspace --features mon-runner/ndarray") && err.contains("--device cpu"), "{err}");
     }
 }

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use burn::module::Module;
 use burn::store::{ApplyResult, ModuleSnapshot, ModuleStore};
 use burn::tensor::{Device, Tensor, TensorData};
 
