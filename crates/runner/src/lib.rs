@@ -1,5 +1,6 @@
 //! The `mon` workbench: experiment files, datasets, feature extraction, evaluation and reports.
 
+pub mod check;
 pub mod commands;
 pub mod dataset;
 pub mod evaluate;

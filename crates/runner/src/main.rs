@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mon_runner::commands::bench::{BenchArgs, bench};
+use mon_runner::commands::data::{DataCommand, data};
 use mon_runner::commands::features::{FeaturesArgs, features};
 use mon_runner::commands::thresholds::{ThresholdsArgs, thresholds};
 use mon_runner::commands::weights::{WeightsCommand, weights};
@@ -36,6 +37,11 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Datasets: `mon data check DIR` before running on a folder.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// The backbone catalogue and weights files.
     Weights {
         #[command(subcommand)]
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
                 println!("{}", out.dir.display());
             })
         }
+        Command::Data { command } => data(&command).map(|text| println!("{text}")),
         Command::Weights { command } => weights(&command).map(|text| println!("{text}")),
         Command::Features(args) => features(&args).map(|summary| eprintln!("{summary}")),
         Command::Thresholds(args) => thresholds(&args).map(|json| println!("{json}")),

@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mon_backbone::Backbone;
 use mon_normality::split::hold_out;
 
+use crate::check::{check_category, summary};
 use crate::dataset::{Category, discover_categories, load_category};
 use crate::evaluate::{ScoreOutcome, evaluate};
 use crate::experiment::Plan;
@@ -37,8 +38,13 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     let plan = Plan::load(file, &overrides)?;
     let exp = &plan.experiment;
     let progress = MultiProgress::with_draw_target(if options.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    // Status lines go above the progress bars on a terminal; where stderr is not one (logs,
+    // CI) indicatif hides the bars and would swallow the lines too, so they are printed plainly.
     let say = |line: String| {
-        if !options.quiet {
+        if options.quiet {
+        } else if progress.is_hidden() {
+            eprintln!("{line}");
+        } else {
             let _ = progress.println(line);
         }
     };
@@ -50,6 +56,17 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
         None => discover_categories(root)?,
     };
     let categories = names.iter().map(|n| load_category(root, n)).collect::<Result<Vec<Category>>>()?;
+    let mut warnings = Vec::new();
+    for category in &categories {
+        let findings = check_category(category);
+        if !findings.errors.is_empty() {
+            bail!("{}the dataset has errors; fix them (`mon data check {}` lists them too)", summary(category, &findings), root.display());
+        }
+        warnings.extend(findings.warnings);
+    }
+    for warning in &warnings {
+        say(format!("warning: {warning}"));
+    }
     let device = plan.device.open()?;
     let backbone = Backbone::load(plan.backbone, &plan.weights, device)?;
     let taps = backbone.resolve_taps(&plan.taps)?;
@@ -70,13 +87,13 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     resolved.backbone.weights = Some(plan.weights.clone());
     let resolved = toml::to_string_pretty(&resolved).context("serialising the resolved experiment")?;
     std::fs::write(run_dir.path().join("resolved.toml"), resolved)?;
+    if !warnings.is_empty() {
+        std::fs::write(run_dir.path().join("warnings.txt"), warnings.join("\n") + "\n")?;
+    }
 
     let mut metric_rows = Vec::new();
     let mut score_rows = Vec::new();
     for category in &categories {
-        for ignored in &category.ignored {
-            say(format!("warning: {}: not an image (PNG, JPEG, BMP); ignored", ignored.display()));
-        }
         let bar = progress.add(ProgressBar::new((category.train.len() + category.test.len()) as u64));
         bar.set_style(
             ProgressStyle::with_template("{prefix:>12} [{bar:32}] {pos}/{len} images {per_sec} ETA {eta}")
