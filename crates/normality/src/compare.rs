@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::check_finite_scores;
 use crate::metrics::{Bootstrap, Confusion, Interval, MetricSet, auroc, average_precision, check_inputs};
-use crate::threshold::{LabelledScores, RuleKind, ThresholdRule};
+use crate::threshold::{LabelledScores, RuleKind, ThresholdRule, finite_threshold};
 use crate::Result;
 
 /// The working points of `rules` on `test`, the label-free ones set from `validation` (scores of
@@ -34,7 +34,7 @@ pub fn compare_rules(
         .iter()
         .map(|rule| {
             let mut report = RuleReport { rule: rule.name(), kind: rule.kind(), threshold: None, error: None, working_point: None };
-            match rule.threshold(validation, test) {
+            match finite_threshold(rule.as_ref(), validation, test) {
                 Ok(threshold) => {
                     report.threshold = Some(threshold);
                     let confusion = Confusion::at(test.scores, test.labels, threshold)?;

@@ -87,6 +87,19 @@ pub fn check_category(category: &Category) -> Findings {
     }
     let with_masks = category.test.iter().filter(|s| s.mask.is_some()).count();
     let anomalous = category.test.iter().filter(|s| s.anomalous).count();
+    let lacking = if anomalous == 0 {
+        Some("no anomalous test images (test/<defect type>/)")
+    } else if anomalous == category.test.len() {
+        Some("no normal test images (test/good/)")
+    } else {
+        None
+    };
+    if let Some(lacking) = lacking {
+        findings.warnings.push(format!(
+            "{}: {lacking}: AUROC and the oracle threshold rules cannot be computed, only label-free rules' false alarms or misses",
+            category.name
+        ));
+    }
     if with_masks > 0 && with_masks < anomalous {
         findings.warnings.push(format!(
             "{}: {} of {anomalous} anomalous test images have no mask in ground_truth/<defect type>/<name>_mask.png",

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use mon_normality::metrics::{Confusion, Roc, auroc, roc_curve};
 use mon_normality::split::HoldOut;
-use mon_normality::threshold::{LabelledScores, RuleKind, ThresholdRule};
+use mon_normality::threshold::{LabelledScores, RuleKind, ThresholdRule, finite_threshold};
 
 use crate::experiment::ModelChoice;
 use crate::extract::TapFeatures;
@@ -56,8 +56,7 @@ pub fn evaluate(train: &TapFeatures, split: &HoldOut, test: &TapFeatures, labels
             let rules = rules
                 .iter()
                 .map(|rule| {
-                    let point = rule
-                        .threshold(&reference, &labelled)
+                    let point = finite_threshold(rule.as_ref(), &reference, &labelled)
                         .and_then(|threshold| {
                             Ok(OperatingPoint { threshold, confusion: Confusion::at(&test_scores, labels, threshold)? })
                         })

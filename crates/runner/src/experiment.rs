@@ -145,10 +145,17 @@ impl Plan {
         }
         let backbone = find_backbone(&e.backbone.name).with_context(|| at("backbone.name"))?;
         let weights = e.backbone.weights.clone().unwrap_or_else(|| backbone.default_weights());
+        if e.dataset.categories.as_ref().is_some_and(|c| c.is_empty()) {
+            bail!("{}: list at least one category, or leave the key out to run every category folder", at("dataset.categories"));
+        }
+        if let Some(categories) = &e.dataset.categories {
+            distinct(categories.iter().map(String::as_str)).map_err(|msg| anyhow!("{}: {msg}", at("dataset.categories")))?;
+        }
         let taps = e.backbone.tap.values().to_vec();
         if taps.is_empty() {
             bail!("{}: list at least one stage, e.g. \"head\"", at("backbone.tap"));
         }
+        distinct(taps.iter().map(String::as_str)).map_err(|msg| anyhow!("{}: {msg}", at("backbone.tap")))?;
         if e.normality.scores.is_empty() {
             bail!("{}: list at least one score, e.g. [\"cosine\", \"euclidean\"]", at("normality.scores"));
         }
@@ -158,6 +165,8 @@ impl Plan {
             .iter()
             .map(|s| ModelChoice::parse(s).map_err(|msg| anyhow!("{}: {msg}", at("normality.scores"))))
             .collect::<Result<Vec<_>>>()?;
+        let model_names: Vec<String> = models.iter().map(|m| m.model.name()).collect();
+        distinct(model_names.iter().map(String::as_str)).map_err(|msg| anyhow!("{}: {msg}", at("normality.scores")))?;
         if !(0.0..1.0).contains(&e.normality.validation_fraction) {
             bail!("{}: {} is not a fraction in [0, 1)", at("normality.validation_fraction"), e.normality.validation_fraction);
         }
@@ -170,6 +179,8 @@ impl Plan {
             .iter()
             .map(|r| parse_rule(r).map_err(|msg| anyhow!("{}: {msg}", at("thresholds.rules"))))
             .collect::<Result<Vec<_>>>()?;
+        let rule_names: Vec<String> = rules.iter().map(|r| r.name()).collect();
+        distinct(rule_names.iter().map(String::as_str)).map_err(|msg| anyhow!("{}: {msg}", at("thresholds.rules")))?;
         if e.run.batch_size == 0 {
             bail!("{}: must be at least 1", at("run.batch_size"));
         }
@@ -181,6 +192,18 @@ impl Plan {
     pub fn needs_maps(&self) -> bool {
         self.models.iter().any(|m| m.model.input() == InputKind::Maps)
     }
+}
+
+/// Refuses a list naming the same thing twice (compared by canonical name, so `max_f1` and
+/// `max_f1{}` are one rule): it would only give rows that cannot be told apart.
+pub fn distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> std::result::Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for value in values {
+        if !seen.insert(value) {
+            return Err(format!("`{value}` is listed twice; list each once"));
+        }
+    }
+    Ok(())
 }
 
 /// A model of normality as an experiment names it.
@@ -282,7 +305,12 @@ rules = ["mean_k_std{k=3}", "max_f1"]
     /// Each mistake is reported with the file and the key it concerns.
     #[test]
     fn mistakes_name_the_file_and_the_key() {
-        let cases: [(&str, &[&str], &str); 11] = [
+        let cases: [(&str, &[&str], &str); 16] = [
+            (GOOD, &["dataset.categories=[]"], "`dataset.categories`: list at least one category, or leave the key out"),
+            (GOOD, &["dataset.categories=[\"a\", \"a\"]"], "`dataset.categories`: `a` is listed twice"),
+            (GOOD, &["backbone.tap=[\"head\", \"head\"]"], "`backbone.tap`: `head` is listed twice"),
+            (GOOD, &["normality.scores=[\"cosine\", \"mean{distance=cosine}\"]"], "`normality.scores`: `mean{distance=cosine}` is listed twice"),
+            (GOOD, &["thresholds.rules=[\"max_f1\", \"max_f1{}\"]"], "`thresholds.rules`: `max_f1` is listed twice"),
             (GOOD, &["dataset.colour=1"], "unknown field `colour`"),
             (GOOD, &["run.batch_size=\"big\""], "batch_size"),
             (&GOOD.replace("[thresholds]\nrules = [\"mean_k_std{k=3}\", \"max_f1\"]\n", ""), &[], "missing field `thresholds`"),

@@ -87,9 +87,6 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     resolved.backbone.weights = Some(plan.weights.clone());
     let resolved = toml::to_string_pretty(&resolved).context("serialising the resolved experiment")?;
     std::fs::write(run_dir.path().join("resolved.toml"), resolved)?;
-    if !warnings.is_empty() {
-        std::fs::write(run_dir.path().join("warnings.txt"), warnings.join("\n") + "\n")?;
-    }
 
     let mut metric_rows = Vec::new();
     let mut score_rows = Vec::new();
@@ -127,7 +124,9 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
             for outcome in &outcomes {
                 for rule in &outcome.rules {
                     if let Err(why) = &rule.point {
-                        say(format!("warning: {} @ {tap} / {} / {}: {why}", category.name, outcome.score, rule.rule));
+                        let warning = format!("{} @ {tap} / {} / {}: {why}", category.name, outcome.score, rule.rule);
+                        say(format!("warning: {warning}"));
+                        warnings.push(warning);
                     }
                 }
                 metric_rows.extend(metric_rows_for(&plan, tap, category, &split, outcome));
@@ -152,6 +151,9 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
         markdown_table(&metrics)?
     );
     std::fs::write(run_dir.path().join("table.md"), &table)?;
+    if !warnings.is_empty() {
+        std::fs::write(run_dir.path().join("warnings.txt"), warnings.join("\n") + "\n")?;
+    }
     let dir = run_dir.commit()?;
     Ok(RunOutput { dir, table })
 }

@@ -33,6 +33,10 @@ fn broken_files_and_wrong_masks_are_errors_that_stop_a_run() {
     std::fs::create_dir_all(cat.join("ground_truth/scratch")).unwrap();
     GrayImage::from_pixel(10, 10, Luma([255])).save(cat.join("ground_truth/scratch/000_mask.png")).unwrap();
 
+    let file = cat.join("train/good/000.png");
+    let not_a_folder = mon(&["data", "check", file.to_str().unwrap()]);
+    assert!(!not_a_folder.success && not_a_folder.stderr.contains("000.png: is a file; give a dataset folder"), "{}", not_a_folder.stderr);
+
     let out = mon(&["data", "check", cat.to_str().unwrap()]);
     assert!(!out.success);
     assert!(out.stderr.contains("test/scratch/001.png") && out.stderr.contains("truncated or corrupt"), "{}", out.stderr);
@@ -67,4 +71,28 @@ fn a_test_image_copied_from_training_is_a_warning_recorded_with_the_run() {
     assert!(run.stderr.contains("warning:") && run.stderr.contains("copy.png"), "{}", run.stderr);
     let recorded = std::fs::read_to_string(run.run_dir().join("warnings.txt")).unwrap();
     assert!(recorded.contains("copy.png: same content as the training image"), "{recorded}");
+}
+
+/// A category without anomalous test images still runs its label-free rules; the data check
+/// says why AUROC and the oracle rules are missing, and the run records each reason, quiet or
+/// not.
+#[test]
+fn without_anomalous_test_images_the_reasons_are_recorded() {
+    let Some(weights) = mon_testkit::weights("efficientnet-lite0-57934424.pth") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synthetic_category(&data, "alpha", 4);
+    std::fs::remove_dir_all(data.join("alpha/test/scratch")).unwrap();
+
+    let out = mon(&["data", "check", data.to_str().unwrap()]);
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stdout.contains("warning: alpha: no anomalous test images"), "{}", out.stdout);
+
+    let exp = experiment(dir.path(), &data, &weights, &["alpha"]);
+    let results = dir.path().join("results");
+    let run = mon(&["run", exp.to_str().unwrap(), "--results", results.to_str().unwrap(), "--quiet"]);
+    assert!(run.success, "{}", run.stderr);
+    let recorded = std::fs::read_to_string(run.run_dir().join("warnings.txt")).unwrap();
+    assert!(recorded.contains("no anomalous test images"), "{recorded}");
+    assert!(recorded.contains("alpha @ head / cosine / max_f1") && recorded.contains("anomalous: 0"), "{recorded}");
 }

@@ -157,3 +157,25 @@ fn truncated_and_foreign_files_fail_with_a_message() {
         }
     }
 }
+
+/// Arguments that once crashed the process: a tap listed twice (an out-of-bounds panic while
+/// writing) and a grid too large to allocate (an abort).
+#[test]
+fn repeated_taps_and_oversized_grids_are_refused() {
+    let Some(w) = shared_fixture("resnet18_random.safetensors") else { return };
+    let Some(images) = shared_fixture("images") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.safetensors");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["features", "--backbone", "resnet18", "--weights", w.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        let dog = images.join("dog.jpg");
+        args.extend_from_slice(&["--images", dog.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        mon(&args)
+    };
+    let twice = run(&["--taps", "layer2,layer2"]);
+    assert!(!twice.success && twice.stderr.contains("--taps: `layer2` is listed twice"), "{}", twice.stderr);
+    let huge = run(&["--taps", "layer2", "--pool", "none", "--grid", "100000x100000"]);
+    assert!(!huge.success && huge.stderr.contains("sizes from 1 to 1024"), "{}", huge.stderr);
+    assert!(!out.exists());
+}

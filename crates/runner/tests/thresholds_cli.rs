@@ -117,6 +117,8 @@ fn bad_scores_files_are_named_with_the_line_and_the_fix() {
         assert!(!out.success, "{text} accepted");
         assert!(out.stderr.contains(&format!("bad{i}.csv")) && out.stderr.contains(expected), "expected {expected:?} in: {}", out.stderr);
     }
+    let out = mon(&["thresholds", "--scores", dir.path().to_str().unwrap()]);
+    assert!(!out.success && out.stderr.contains("is a folder; --scores takes a CSV file"), "{}", out.stderr);
     let out = mon(&["thresholds", "--scores", "no/such.csv"]);
     assert!(!out.success && out.stderr.contains("no/such.csv: no such file"), "{}", out.stderr);
     let csv = dir.path().join("bad0.csv");

@@ -83,6 +83,18 @@ fn boxed(rule: impl ThresholdRule + 'static) -> Box<dyn ThresholdRule> {
     Box::new(rule)
 }
 
+/// `rule`'s threshold, refusing one that is not finite: scores near the limits of `f64` can
+/// overflow a rule's arithmetic (mean + k·std of ±1e200), and an infinite or NaN threshold would
+/// otherwise pass for a working point. Callers use this rather than [`ThresholdRule::threshold`].
+pub fn finite_threshold(rule: &dyn ThresholdRule, normal: &[f64], test: &LabelledScores) -> Result<f64> {
+    let threshold = rule.threshold(normal, test)?;
+    if threshold.is_finite() {
+        Ok(threshold)
+    } else {
+        Err(undefined(rule, format!("its arithmetic overflowed to {threshold} on these scores; rescale them (e.g. divide by their largest value)")))
+    }
+}
+
 /// The error of a rule that cannot be computed here.
 pub(crate) fn undefined(rule: &dyn ThresholdRule, reason: impl Into<String>) -> Error {
     Error::RuleUndefined { rule: rule.name(), reason: reason.into() }
@@ -188,6 +200,14 @@ mod tests {
             let err = parse_rule(spec).unwrap().threshold(&[1.0, f64::NAN, 2.0], &NO_TEST).unwrap_err();
             assert!(matches!(err, Error::NonFiniteScore { index: 1, .. }), "{spec}: {err}");
         }
+    }
+
+    #[test]
+    fn overflowing_thresholds_are_errors_not_working_points() {
+        let huge = [1e200, -1e200, 0.0];
+        let err = finite_threshold(parse_rule("mean_k_std").unwrap().as_ref(), &huge, &NO_TEST).unwrap_err().to_string();
+        assert!(err.contains("mean_k_std") && err.contains("overflowed to") && err.contains("rescale"), "{err}");
+        assert_eq!(finite_threshold(parse_rule("max_normal").unwrap().as_ref(), &huge, &NO_TEST).unwrap(), 1e200);
     }
 
     #[test]

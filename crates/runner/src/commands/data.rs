@@ -46,6 +46,9 @@ pub fn data(command: &DataCommand) -> Result<String> {
 /// `dir` as (root, categories): itself when it is a category (has train/good), else the
 /// categories inside it.
 fn categories_of(dir: &Path) -> Result<(PathBuf, Vec<String>)> {
+    if dir.is_file() {
+        bail!("{}: is a file; give a dataset folder (of categories) or one category folder", dir.display());
+    }
     if !dir.is_dir() {
         bail!("{}: no such folder", dir.display());
     }

@@ -65,6 +65,7 @@ pub fn features(args: &FeaturesArgs) -> Result<String> {
     let device: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
     let weights = args.weights.clone().unwrap_or_else(|| spec.default_weights());
     let backbone = Backbone::load(spec, &weights, device.open()?)?;
+    crate::experiment::distinct(args.taps.iter().map(String::as_str)).map_err(|msg| anyhow::anyhow!("--taps: {msg}"))?;
     let taps = backbone.resolve_taps(&args.taps)?;
 
     let input = match &args.tensor {
@@ -104,13 +105,19 @@ fn parse_readout(pool: &str, l2: bool, grid: Option<&str>) -> Result<Readout> {
     Ok(Readout::Pooled { pooling, l2 })
 }
 
+/// The largest --grid side: feature maps are far smaller (56 at most for 224 px inputs), and a
+/// grid past this would ask for more memory than a machine has.
+const MAX_GRID_SIDE: usize = 1024;
+
 fn parse_grid(text: &str) -> Result<[usize; 2]> {
     let parse = || -> Option<[usize; 2]> {
         let (h, w) = text.split_once(['x', 'X'])?;
         let (h, w) = (h.trim().parse().ok()?, w.trim().parse().ok()?);
-        (h > 0 && w > 0).then_some([h, w])
+        (h > 0 && w > 0 && h <= MAX_GRID_SIDE && w <= MAX_GRID_SIDE).then_some([h, w])
     };
-    parse().with_context(|| format!("--grid `{text}`: expected HEIGHTxWIDTH with positive sizes, e.g. 28x28"))
+    parse().with_context(|| {
+        format!("--grid `{text}`: expected HEIGHTxWIDTH with sizes from 1 to {MAX_GRID_SIDE}, e.g. 28x28")
+    })
 }
 
 fn describe(readout: Readout) -> String {

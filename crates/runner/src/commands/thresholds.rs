@@ -80,6 +80,7 @@ struct ScoresFile {
 
 impl ScoresFile {
     fn read(path: &Path) -> Result<Self> {
+        ensure!(!path.is_dir(), "{}: is a folder; --scores takes a CSV file with the columns split,label,score", path.display());
         ensure!(path.is_file(), "{}: no such file (expected a CSV with the columns split,label,score)", path.display());
         // Every column as text, so that a bad cell is reported with its line below rather than
         // as a type-inference failure.
