@@ -10,7 +10,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Tensor};
 
-use crate::stages::{StageOutputs, Stages};
+use crate::stages::{Stage, StageOutputs, Stages, global_avg_pool};
 
 /// One stage of identical MBConv blocks, as in the reference's block arguments.
 struct StageSpec {
@@ -179,25 +179,14 @@ impl Stages for EfficientNetLite {
     }
 
     fn forward_stages(&self, input: Tensor<4>, wanted: &[usize], logits: bool) -> StageOutputs {
-        let head = self.blocks.len() + 1;
+        let stem: Stage = Box::new(|x| relu6(self.bn0.forward(self.conv_stem.forward(x))));
+        let blocks = self.blocks.iter().map(|block| Box::new(move |x| block.forward(x)) as Stage);
+        let head: Stage = Box::new(|x| relu6(self.bn1.forward(self.conv_head.forward(x))));
         let mut out = StageOutputs::new(wanted);
-        let mut x = relu6(self.bn0.forward(self.conv_stem.forward(input)));
-        out.offer(0, &x);
-        for (i, block) in self.blocks.iter().enumerate() {
-            if out.complete() && !logits {
-                return out;
-            }
-            x = block.forward(x);
-            out.offer(i + 1, &x);
-        }
-        if out.complete() && !logits {
-            return out;
-        }
-        x = relu6(self.bn1.forward(self.conv_head.forward(x)));
-        out.offer(head, &x);
-        if logits && let Some(fc) = &self.fc {
+        let last = out.run(input, std::iter::once(stem).chain(blocks).chain([head]), logits);
+        if logits && let (Some(x), Some(fc)) = (last, &self.fc) {
             // Dropout is the identity at inference; the classifier sees the pooled head.
-            out.logits = Some(fc.forward(crate::stages::global_avg_pool(x)));
+            out.logits = Some(fc.forward(global_avg_pool(x)));
         }
         out
     }

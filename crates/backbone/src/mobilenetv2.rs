@@ -10,7 +10,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::activation::relu6;
 use burn::tensor::{Device, Tensor};
 
-use crate::stages::{StageOutputs, Stages, global_avg_pool};
+use crate::stages::{Stage, StageOutputs, Stages, global_avg_pool};
 
 /// (expansion t, channels c, repeats n, first stride s), as in the paper's Table 2.
 const SETTINGS: [(usize, usize, usize, usize); 7] =
@@ -173,22 +173,12 @@ impl Stages for MobileNetV2 {
     }
 
     fn forward_stages(&self, input: Tensor<4>, wanted: &[usize], logits: bool) -> StageOutputs {
+        let stem: Stage = Box::new(|x| relu6(self.stem.forward(x)));
+        let blocks = self.blocks.iter().map(|block| Box::new(move |x| block.forward(x)) as Stage);
+        let last: Stage = Box::new(|x| relu6(self.last.forward(x)));
         let mut out = StageOutputs::new(wanted);
-        let mut x = relu6(self.stem.forward(input));
-        out.offer(0, &x);
-        for (i, block) in self.blocks.iter().enumerate() {
-            if out.complete() && !logits {
-                return out;
-            }
-            x = block.forward(x);
-            out.offer(i + 1, &x);
-        }
-        if out.complete() && !logits {
-            return out;
-        }
-        x = relu6(self.last.forward(x));
-        out.offer(self.blocks.len() + 1, &x);
-        if logits && let Some(fc) = &self.classifier {
+        let end = out.run(input, std::iter::once(stem).chain(blocks).chain([last]), logits);
+        if logits && let (Some(x), Some(fc)) = (end, &self.classifier) {
             out.logits = Some(fc.forward(global_avg_pool(x)));
         }
         out

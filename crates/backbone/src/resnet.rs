@@ -10,7 +10,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::stages::{StageOutputs, Stages, global_avg_pool};
+use crate::stages::{Stage, StageOutputs, Stages, global_avg_pool};
 
 #[derive(Config, Debug, PartialEq, Eq)]
 pub enum BlockKind {
@@ -178,17 +178,13 @@ impl Stages for ResNet {
     }
 
     fn forward_stages(&self, input: Tensor<4>, wanted: &[usize], logits: bool) -> StageOutputs {
+        let stem: Stage = Box::new(|x| self.maxpool.forward(relu(self.bn1.forward(self.conv1.forward(x)))));
+        let layers = [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .into_iter()
+            .map(|layer| Box::new(move |x| layer.iter().fold(x, |x, block| block.forward(x))) as Stage);
         let mut out = StageOutputs::new(wanted);
-        let mut x = self.maxpool.forward(relu(self.bn1.forward(self.conv1.forward(input))));
-        out.offer(0, &x);
-        for (i, layer) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4].into_iter().enumerate() {
-            if out.complete() && !logits {
-                return out;
-            }
-            x = layer.iter().fold(x, |x, block| block.forward(x));
-            out.offer(i + 1, &x);
-        }
-        if logits && let Some(fc) = &self.fc {
+        let last = out.run(input, std::iter::once(stem).chain(layers), logits);
+        if logits && let (Some(x), Some(fc)) = (last, &self.fc) {
             out.logits = Some(fc.forward(global_avg_pool(x)));
         }
         out

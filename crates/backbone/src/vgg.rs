@@ -11,7 +11,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::stages::{StageOutputs, Stages};
+use crate::stages::{Stage, StageOutputs, Stages};
 
 /// Output channels of each 3×3 convolution; `0` marks a 2×2 max-pool (torchvision's "M").
 pub const VGG11: &[usize] = &[64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0];
@@ -137,21 +137,17 @@ impl Stages for Vgg {
     }
 
     fn forward_stages(&self, input: Tensor<4>, wanted: &[usize], logits: bool) -> StageOutputs {
-        let mut out = StageOutputs::new(wanted);
-        let mut x = input;
-        for (index, op) in self.ops.iter().enumerate() {
-            if out.complete() && !logits {
-                return out;
-            }
-            x = match *op {
+        let ops = self.ops.iter().map(|op| {
+            Box::new(move |x| match *op {
                 Op::Conv(i) => self.convs[i].conv.forward(x),
                 Op::Norm(i) => self.convs[i].bn.as_ref().expect("a Norm op implies BatchNorm").forward(x),
                 Op::Relu => relu(x),
                 Op::Pool => self.pool.forward(x),
-            };
-            out.offer(index, &x);
-        }
-        if logits && let Some(c) = &self.classifier {
+            }) as Stage
+        });
+        let mut out = StageOutputs::new(wanted);
+        let last = out.run(input, ops, logits);
+        if logits && let (Some(x), Some(c)) = (last, &self.classifier) {
             // Dropout is the identity at inference.
             let pooled = self.avgpool.forward(x);
             let [n, ..] = pooled.dims();
@@ -159,5 +155,28 @@ impl Stages for Vgg {
             out.logits = Some(c.fc3.forward(relu(c.fc2.forward(relu(c.fc1.forward(flat))))));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DeviceChoice, find_backbone};
+    use crate::extractor::Network;
+
+    /// VGG has no golden file here: its stages and logits are checked for shape, and an early
+    /// stop must keep the same map as a pass run to the end.
+    #[test]
+    fn stages_stop_early_with_the_same_maps_and_logits_come_from_the_end() {
+        let device = DeviceChoice::Cpu.open().unwrap();
+        let Network::Vgg(vgg) = find_backbone("vgg11_bn").unwrap().arch.build(&device, true) else { panic!("vgg11_bn is a VGG") };
+        let input = Tensor::<4>::ones([1, 3, 32, 32], &device);
+        let early = vgg.forward_stages(input.clone(), &[3], false);
+        let full = vgg.forward_stages(input, &[3], true);
+        assert_eq!(full.logits.as_ref().unwrap().dims(), [1, 1000]);
+        assert!(early.logits.is_none());
+        let (early, full) = (early.into_maps().remove(0), full.into_maps().remove(0));
+        assert_eq!(early.dims(), [1, 64, 16, 16], "conv, bn, relu, then the first max-pool");
+        assert_eq!(crate::to_host(early).unwrap(), crate::to_host(full).unwrap());
     }
 }
