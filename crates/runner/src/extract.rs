@@ -1,5 +1,6 @@
 //! Images → features at every requested tap, batch by batch: files are decoded and
-//! preprocessed in parallel, then one forward pass per batch serves all taps.
+//! preprocessed in parallel, then one forward pass per batch serves all taps. Features travel
+//! per image (so that the cache can key them by image content) and are assembled per tap.
 
 use std::path::PathBuf;
 
@@ -12,6 +13,8 @@ use mon_normality::model::{InputKind, ModelInput};
 use mon_normality::{FeatureMaps, Features};
 use rayon::prelude::*;
 
+use crate::cache::CachedTensor;
+
 /// One tap's features of a list of images: average-pooled vectors, and the maps themselves
 /// when a spatial model of normality needs them.
 #[derive(Clone, Debug)]
@@ -23,7 +26,10 @@ pub struct TapFeatures {
 impl TapFeatures {
     /// The images at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> TapFeatures {
-        TapFeatures { pooled: self.pooled.select(indices), maps: self.maps.as_ref().map(|m| m.select(indices)) }
+        TapFeatures {
+            pooled: self.pooled.select(indices),
+            maps: self.maps.as_ref().map(|m| m.select(indices)),
+        }
     }
 
     /// What a model reading `kind` is handed.
@@ -37,39 +43,87 @@ impl TapFeatures {
     }
 }
 
-/// Features of stages `taps` for every image, in order: one [`TapFeatures`] per tap, with the
-/// maps kept when `keep_maps` (the pooled vectors are then their average, computed on the host).
-pub fn extract_taps(backbone: &Backbone, taps: &[usize], keep_maps: bool, images: &[PathBuf], batch_size: usize, progress: &ProgressBar) -> Result<Vec<TapFeatures>> {
+/// Features of stages `taps` for every image, in order: per tap, one tensor per image
+/// (`[D]` average-pooled, or `[C, H, W]` maps when `keep_maps`), ready for the cache.
+pub fn extract_images(
+    backbone: &Backbone,
+    taps: &[usize],
+    keep_maps: bool,
+    images: &[PathBuf],
+    batch_size: usize,
+    progress: &ProgressBar,
+) -> Result<Vec<Vec<CachedTensor>>> {
     let side = backbone.spec().preprocess.crop as usize;
-    let readout = if keep_maps { Readout::Map { grid: None } } else { Readout::AVG };
-    let mut shapes = vec![Vec::new(); taps.len()];
-    let mut data = vec![Vec::new(); taps.len()];
+    let readout = if keep_maps {
+        Readout::Map { grid: None }
+    } else {
+        Readout::AVG
+    };
+    let mut per_tap = vec![Vec::with_capacity(images.len()); taps.len()];
     for batch in images.chunks(batch_size) {
         let input = preprocess_batch(&backbone.spec().preprocess, batch)?;
         let extracted = backbone
             .extract(input, [batch.len(), 3, side, side], taps, readout, false)
-            .with_context(|| format!("forward pass over a batch starting with {}", batch[0].display()))?;
-        for (i, tensor) in extracted.taps.into_iter().enumerate() {
-            shapes[i] = tensor.shape;
-            data[i].extend(tensor.data);
+            .with_context(|| {
+                format!(
+                    "forward pass over a batch starting with {}",
+                    batch[0].display()
+                )
+            })?;
+        for (tensors, tensor) in per_tap.iter_mut().zip(extracted.taps) {
+            let shape = tensor.shape[1..].to_vec();
+            let per_image = shape.iter().product::<usize>();
+            tensors.extend(
+                tensor
+                    .data
+                    .chunks_exact(per_image.max(1))
+                    .map(|data| CachedTensor {
+                        shape: shape.clone(),
+                        data: data.to_vec(),
+                    }),
+            );
         }
         progress.inc(batch.len() as u64);
     }
-    let broken = |tap: usize| format!("features of stage {tap} of `{}`: the weights file may be broken", backbone.spec().name);
-    taps.iter()
-        .zip(shapes.into_iter().zip(data))
-        .map(|(&tap, (shape, values))| {
-            let n = images.len();
+    Ok(per_tap)
+}
+
+/// One tap's per-image tensors as model input; maps also give their average-pooled vectors.
+pub fn assemble(tensors: &[&CachedTensor], keep_maps: bool, what: &str) -> Result<TapFeatures> {
+    let shape = tensors.first().map(|t| t.shape.clone()).unwrap_or_default();
+    if let Some(odd) = tensors.iter().find(|t| t.shape != shape) {
+        anyhow::bail!(
+            "{what}: images have features of different shapes ({:?} and {:?}); clear the cache entry (`mon cache prune --all`)",
+            shape,
+            odd.shape
+        );
+    }
+    let data: Vec<f32> = tensors
+        .iter()
+        .flat_map(|t| t.data.iter().copied())
+        .collect();
+    let n = tensors.len();
+    match (keep_maps, shape.as_slice()) {
+        (true, &[c, h, w]) => {
+            let maps = FeatureMaps::new(n, c, h, w, data).with_context(|| what.to_string())?;
+            Ok(TapFeatures {
+                pooled: maps.global_average_pool(),
+                maps: Some(maps),
+            })
+        }
+        (false, &[dim]) => Ok(TapFeatures {
+            pooled: Features::new(n, dim, data).with_context(|| what.to_string())?,
+            maps: None,
+        }),
+        _ => anyhow::bail!(
+            "{what}: features of shape {shape:?} do not fit {} (no images?)",
             if keep_maps {
-                let &[_, c, h, w] = shape.as_slice() else { anyhow::bail!("{}: no feature maps (no images?)", broken(tap)) };
-                let maps = FeatureMaps::new(n, c, h, w, values).with_context(|| broken(tap))?;
-                Ok(TapFeatures { pooled: maps.global_average_pool(), maps: Some(maps) })
+                "maps [C, H, W]"
             } else {
-                let dim = shape.get(1).copied().unwrap_or(0);
-                Ok(TapFeatures { pooled: Features::new(n, dim, values).with_context(|| broken(tap))?, maps: None })
+                "pooled vectors [D]"
             }
-        })
-        .collect()
+        ),
+    }
 }
 
 /// Decodes and preprocesses `paths` in parallel into one `[N, 3, crop, crop]` input.
@@ -80,6 +134,8 @@ pub fn preprocess_batch(prep: &Preprocess, paths: &[PathBuf]) -> Result<Vec<f32>
     input
         .par_chunks_mut(per_image)
         .zip(paths.par_iter())
-        .try_for_each(|(slot, path)| decode_file(path).map(|pixels| prep.write_chw(&pixels, slot)))?;
+        .try_for_each(|(slot, path)| {
+            decode_file(path).map(|pixels| prep.write_chw(&pixels, slot))
+        })?;
     Ok(input)
 }

@@ -3,10 +3,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mon_runner::commands::bench::{BenchArgs, bench};
+use mon_runner::commands::cache::{CacheCommand, cache};
 use mon_runner::commands::data::{DataCommand, data};
 use mon_runner::commands::features::{FeaturesArgs, features};
+use mon_runner::commands::report::{CompareArgs, MergeArgs, ReportArgs, compare, merge, report};
 use mon_runner::commands::thresholds::{ThresholdsArgs, thresholds};
 use mon_runner::commands::weights::{WeightsCommand, weights};
+use mon_runner::grid::Shard;
 use mon_runner::run::{RunOptions, run};
 
 /// Anomaly detection with a pretrained CNN and a model of normality: run experiments,
@@ -21,6 +24,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run an experiment file; prints the results table and, last, the new run folder.
+    /// Features and finished cells are cached, so a rerun or an interrupted run only computes
+    /// what is missing.
     Run {
         /// The experiment (TOML), e.g. experiments/quickstart.toml.
         experiment: PathBuf,
@@ -36,6 +41,24 @@ enum Command {
         /// No progress bars or status lines.
         #[arg(long, short)]
         quiet: bool,
+        /// Print the expanded grid and what the cache already holds; run nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run only every N-th grid cell, starting at the I-th: I/N (for job arrays); join the
+        /// shards' run folders with `mon merge`.
+        #[arg(long, value_name = "I/N", default_value = "1/1")]
+        shard: Shard,
+    },
+    /// Re-render a run's metrics, tables and figures from its scores.csv.
+    Report(ReportArgs),
+    /// Join the run folders of `mon run --shard` into one run, as if run unsharded.
+    Merge(MergeArgs),
+    /// Per grid cell and rule: AUROC, F1 and accuracy of two runs and their differences.
+    Compare(CompareArgs),
+    /// The feature cache: `stats`, `prune`.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
     },
     /// Datasets: `mon data check DIR` before running on a folder.
     Data {
@@ -59,12 +82,38 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run { experiment, overrides, device, results, quiet } => {
-            run(&experiment, &RunOptions { results_root: results, overrides, device, quiet }).map(|out| {
-                println!("{}", out.table);
-                println!("{}", out.dir.display());
-            })
-        }
+        Command::Run {
+            experiment,
+            overrides,
+            device,
+            results,
+            quiet,
+            dry_run,
+            shard,
+        } => run(
+            &experiment,
+            &RunOptions {
+                results_root: results,
+                overrides,
+                device,
+                quiet,
+                dry_run,
+                shard,
+            },
+        )
+        .map(|out| {
+            println!("{}", out.table);
+            if let Some(dir) = out.dir {
+                println!("{}", dir.display());
+            }
+        }),
+        Command::Report(args) => report(&args).map(|table| println!("{table}")),
+        Command::Merge(args) => merge(&args).map(|(table, dir)| {
+            println!("{table}");
+            println!("{}", dir.display());
+        }),
+        Command::Compare(args) => compare(&args).map(|table| println!("{table}")),
+        Command::Cache { command } => cache(&command).map(|text| println!("{text}")),
         Command::Data { command } => data(&command).map(|text| println!("{text}")),
         Command::Weights { command } => weights(&command).map(|text| println!("{text}")),
         Command::Features(args) => features(&args).map(|summary| eprintln!("{summary}")),

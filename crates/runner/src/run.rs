@@ -1,20 +1,26 @@
-//! `mon run`: an experiment from its file to a finished results folder.
+//! `mon run`: an experiment from its file to a finished results folder, through the feature
+//! and score cache, for the whole grid or one shard of it.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mon_backbone::Backbone;
-use mon_normality::split::hold_out;
+use mon_normality::split::{HoldOut, hold_out};
 
+use crate::cache::{Cache, CellScores, ContentHash, hash_bytes, hash_file, hash_files};
 use crate::check::{check_category, summary};
-use crate::dataset::{Category, discover_categories, load_category};
-use crate::evaluate::{ScoreOutcome, evaluate};
+use crate::dataset::{Category, Sample, discover_categories, load_category};
+use crate::evaluate::score_cell;
 use crate::experiment::Plan;
-use crate::extract::extract_taps;
-use crate::report::roc_plot::{RocCurve, WorkingPoint, write_roc};
+use crate::extract::{TapFeatures, assemble, extract_images};
+use crate::grid::{Cell, Shard, expand};
+use crate::report::environment::Environment;
+use crate::report::figure::slug;
+use crate::report::overlay::{pick, write_overlays};
 use crate::report::run_dir::RunDir;
-use crate::report::tables::{MetricRow, ScoreRow, markdown_table, metrics_frame, scores_frame, write_csv};
+use crate::report::tables::{scores_frame, write_csv};
+use crate::report::{CellRecord, ReferenceScore, TestScore, render};
 
 pub struct RunOptions {
     pub results_root: PathBuf,
@@ -22,12 +28,48 @@ pub struct RunOptions {
     /// Overrides `run.device`.
     pub device: Option<String>,
     pub quiet: bool,
+    /// Print the grid and what is cached, run nothing.
+    pub dry_run: bool,
+    pub shard: Shard,
 }
 
-/// What a finished run produced.
+/// What a finished run produced: its folder and summary table (or, for a dry run, the grid).
 pub struct RunOutput {
-    pub dir: PathBuf,
+    pub dir: Option<PathBuf>,
     pub table: String,
+}
+
+/// Status lines above the progress bars on a terminal; where stderr is not one (logs, CI)
+/// indicatif hides the bars and would swallow the lines too, so they are printed plainly.
+struct Console {
+    progress: MultiProgress,
+    quiet: bool,
+}
+
+impl Console {
+    fn say(&self, line: String) {
+        if self.quiet {
+        } else if self.progress.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            let _ = self.progress.println(line);
+        }
+    }
+
+    fn bar(&self, len: usize, template: &str) -> ProgressBar {
+        let bar = self.progress.add(ProgressBar::new(len as u64));
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    }
+}
+
+/// One dataset's categories, loaded and checked.
+struct LoadedDataset {
+    categories: Vec<Category>,
 }
 
 pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
@@ -37,210 +79,566 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     }
     let plan = Plan::load(file, &overrides)?;
     let exp = &plan.experiment;
-    let progress = MultiProgress::with_draw_target(if options.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
-    // Status lines go above the progress bars on a terminal; where stderr is not one (logs,
-    // CI) indicatif hides the bars and would swallow the lines too, so they are printed plainly.
-    let say = |line: String| {
-        if options.quiet {
-        } else if progress.is_hidden() {
-            eprintln!("{line}");
+    let console = Console {
+        progress: MultiProgress::with_draw_target(if options.quiet {
+            ProgressDrawTarget::hidden()
         } else {
-            let _ = progress.println(line);
-        }
+            ProgressDrawTarget::stderr()
+        }),
+        quiet: options.quiet,
     };
 
     // Everything that can be checked before the expensive part is checked first.
-    let root = &exp.dataset.root;
-    let names = match &exp.dataset.categories {
-        Some(names) => names.clone(),
-        None => discover_categories(root)?,
-    };
-    let categories = names.iter().map(|n| load_category(root, n)).collect::<Result<Vec<Category>>>()?;
     let mut warnings = Vec::new();
-    for category in &categories {
-        let findings = check_category(category);
-        if !findings.errors.is_empty() {
-            bail!("{}the dataset has errors; fix them (`mon data check {}` lists them too)", summary(category, &findings), root.display());
+    let mut datasets = Vec::new();
+    for config in &exp.dataset {
+        let root = &config.root;
+        let names = match &config.categories {
+            Some(names) => names.clone(),
+            None => discover_categories(root)?,
+        };
+        let categories = names
+            .iter()
+            .map(|n| load_category(root, n))
+            .collect::<Result<Vec<Category>>>()?;
+        for category in &categories {
+            let findings = check_category(category);
+            if !findings.errors.is_empty() {
+                bail!(
+                    "{}the dataset has errors; fix them (`mon data check {}` lists them too)",
+                    summary(category, &findings),
+                    root.display()
+                );
+            }
+            warnings.extend(findings.warnings);
         }
-        warnings.extend(findings.warnings);
+        datasets.push(LoadedDataset { categories });
     }
     for warning in &warnings {
-        say(format!("warning: {warning}"));
+        console.say(format!("warning: {warning}"));
     }
-    let device = plan.device.open()?;
-    let backbone = Backbone::load(plan.backbone, &plan.weights, device)?;
-    let taps = backbone.resolve_taps(&plan.taps)?;
-    say(format!(
-        "{}: {} @ {} on {} ({}), {} categor{}",
+    let names: Vec<Vec<String>> = datasets
+        .iter()
+        .map(|d| d.categories.iter().map(|c| c.name.clone()).collect())
+        .collect();
+    let grid = expand(&plan, &names);
+    let cells: Vec<&Cell> = grid.iter().filter(|c| options.shard.contains(c)).collect();
+    if cells.is_empty() {
+        bail!(
+            "shard {} has no cells: the grid has only {} (use at most {} shards)",
+            options.shard,
+            grid.len(),
+            grid.len()
+        );
+    }
+    let cache_root = exp
+        .run
+        .cache
+        .clone()
+        .unwrap_or_else(|| options.results_root.join(".cache"));
+    let cache = Cache::open(&cache_root)?;
+    let mut keys = Keys::new(&plan);
+
+    if options.dry_run {
+        return dry_run(
+            &plan,
+            &datasets,
+            &cells,
+            grid.len(),
+            options.shard,
+            &cache,
+            &mut keys,
+        );
+    }
+
+    console.say(format!(
+        "{}: {} cells{} ({} dataset(s) × categories × {} backbone(s) × taps × {} seed(s) × {} model(s)), {} rules, on {} ({}); cache {}",
         exp.name,
-        plan.backbone.name,
-        plan.taps.join(", "),
+        cells.len(),
+        if options.shard == Shard::WHOLE { String::new() } else { format!(" of {} (shard {})", grid.len(), options.shard) },
+        exp.dataset.len(),
+        plan.backbones.len(),
+        plan.seeds.len(),
+        plan.models.len(),
+        plan.rules.len(),
         plan.device,
         plan.device.backend(),
-        categories.len(),
-        if categories.len() == 1 { "y" } else { "ies" }
+        cache_root.display()
     ));
 
     let run_dir = RunDir::create(&options.results_root, &exp.name)?;
     std::fs::write(run_dir.path().join("experiment.toml"), &plan.source)?;
-    let mut resolved = exp.clone();
-    resolved.backbone.weights = Some(plan.weights.clone());
-    let resolved = toml::to_string_pretty(&resolved).context("serialising the resolved experiment")?;
-    std::fs::write(run_dir.path().join("resolved.toml"), resolved)?;
+    std::fs::write(run_dir.path().join("resolved.toml"), plan.resolved_toml()?)?;
+    let environment = Environment::capture(plan.device.name(), plan.device.backend());
+    std::fs::write(
+        run_dir.path().join("environment.json"),
+        serde_json::to_string_pretty(&environment)? + "\n",
+    )?;
+    let shard = serde_json::json!({ "shard": options.shard.to_string(), "grid_cells": grid.len(), "cells": cells.iter().map(|c| c.index).collect::<Vec<_>>() });
+    std::fs::write(
+        run_dir.path().join("shard.json"),
+        serde_json::to_string_pretty(&shard)? + "\n",
+    )?;
 
-    let mut metric_rows = Vec::new();
-    let mut score_rows = Vec::new();
-    for category in &categories {
-        let bar = progress.add(ProgressBar::new((category.train.len() + category.test.len()) as u64));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>12} [{bar:32}] {pos}/{len} images {per_sec} ETA {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(category.name.clone());
-        let paths = |samples: &[crate::dataset::Sample]| samples.iter().map(|s| s.path.clone()).collect::<Vec<_>>();
-        let batch = exp.run.batch_size;
-        let train = extract_taps(&backbone, &taps, plan.needs_maps(), &paths(&category.train), batch, &bar)?;
-        let test = extract_taps(&backbone, &taps, plan.needs_maps(), &paths(&category.test), batch, &bar)?;
-        bar.finish_and_clear();
-
-        let split = hold_out(category.train.len(), exp.normality.validation_fraction, exp.normality.seed)
-            .with_context(|| format!("{}: splitting {} train/good images", category.name, category.train.len()))?;
-        let labels: Vec<bool> = category.test.iter().map(|s| s.anomalous).collect();
-        let n_anomalous = labels.iter().filter(|&&l| l).count();
-        say(format!(
-            "{}: model of normality from {} images, {} held out, test {} normal + {} anomalous",
-            category.name,
-            split.fit.len(),
-            split.validation.len(),
-            labels.len() - n_anomalous,
-            n_anomalous
-        ));
-
-        let mut per_tap = Vec::new();
-        for ((tap, train), test) in plan.taps.iter().zip(&train).zip(&test) {
-            let outcomes = evaluate(train, &split, test, &labels, &plan.models, &plan.rules)
-                .with_context(|| format!("{} @ {tap}", category.name))?;
-            for outcome in &outcomes {
-                for rule in &outcome.rules {
-                    if let Err(why) = &rule.point {
-                        let warning = format!("{} @ {tap} / {} / {}: {why}", category.name, outcome.score, rule.rule);
-                        say(format!("warning: {warning}"));
-                        warnings.push(warning);
-                    }
-                }
-                metric_rows.extend(metric_rows_for(&plan, tap, category, &split, outcome));
-                score_rows.extend(score_rows_for(tap, category, &split, outcome));
-            }
-            per_tap.push((tap, outcomes));
-        }
-        let several_taps = plan.taps.len() > 1;
-        let curves: Vec<RocCurve> = per_tap.iter().flat_map(|(tap, outcomes)| roc_curves(several_taps.then_some(tap.as_str()), outcomes)).collect();
-        plot_category(run_dir.path(), &plan, category, &curves)?;
-    }
-
-    let mut metrics = metrics_frame(&metric_rows)?;
-    write_csv(&mut metrics, &run_dir.path().join("metrics.csv"))?;
-    write_csv(&mut scores_frame(&score_rows)?, &run_dir.path().join("scores.csv"))?;
-    let table = format!(
-        "## {} — {} / {} @ {}\n\nImage-level results; oracle rules set their threshold on the test labels (an upper bound, not a deployable threshold).\n\n{}",
-        exp.name,
-        exp.dataset.name,
-        plan.backbone.name,
-        plan.taps.join(", "),
-        markdown_table(&metrics)?
+    let cell_bar = console.bar(
+        cells.len(),
+        "{prefix:>12} [{bar:32}] {pos}/{len} cells ETA {eta}",
     );
-    std::fs::write(run_dir.path().join("table.md"), &table)?;
+    cell_bar.set_prefix("grid");
+    let mut tally = Tally::default();
+    let mut backbone: Option<(usize, Backbone)> = None;
+    let mut records = Vec::new();
+    for group in cells.chunk_by(|a, b| a.extraction_group() == b.extraction_group()) {
+        let first = group[0];
+        let category = &datasets[first.dataset]
+            .categories
+            .iter()
+            .find(|c| c.name == first.category)
+            .expect("cells come from these categories");
+        let images = keys.images(category)?;
+        let cell_keys: Vec<String> = group
+            .iter()
+            .map(|c| keys.cell(c, &images))
+            .collect::<Result<_>>()?;
+        let mut cached: Vec<Option<(CellScores, Vec<PathBuf>)>> = cell_keys
+            .iter()
+            .map(|k| cache.load_scores(k))
+            .collect::<Result<_>>()?;
+        let missing_taps = distinct_taps(
+            group
+                .iter()
+                .zip(&cached)
+                .filter(|(_, c)| c.is_none())
+                .map(|(cell, _)| cell.tap.as_str()),
+        );
+        let features = if missing_taps.is_empty() {
+            Vec::new()
+        } else {
+            if backbone.as_ref().is_some_and(|(i, _)| *i != first.backbone) {
+                backbone = None; // one network in memory at a time
+            }
+            let network = Network {
+                index: first.backbone,
+                loaded: &mut backbone,
+            };
+            features_for(
+                &plan,
+                &cache,
+                &mut keys,
+                network,
+                category,
+                &images,
+                &missing_taps,
+                &console,
+                &mut tally,
+            )?
+        };
+        for ((cell, key), cached) in group.iter().zip(&cell_keys).zip(cached.iter_mut()) {
+            let split = hold_out(
+                category.train.len(),
+                exp.normality.validation_fraction,
+                cell.seed,
+            )
+            .with_context(|| {
+                format!(
+                    "{}: splitting {} train/good images",
+                    category.name,
+                    category.train.len()
+                )
+            })?;
+            let (scores, overlays) = match cached.take() {
+                Some(hit) => {
+                    tally.cells_cached += 1;
+                    hit
+                }
+                None => {
+                    let (train, test) = &features
+                        .iter()
+                        .find(|(tap, _)| tap == &cell.tap)
+                        .expect("extracted for every missing cell")
+                        .1;
+                    let choice = &plan.models[cell.model];
+                    let (scores, maps) = score_cell(train, &split, test, choice)
+                        .with_context(|| cell.label(&plan))?;
+                    let prep = &plan.backbones[cell.backbone].spec.preprocess;
+                    let overlays = cache.store_scores(key, &scores, |dir| match &maps {
+                        Some(maps) => write_overlays(
+                            dir,
+                            prep,
+                            &category.test,
+                            maps,
+                            &pick(&category.test, &scores.test, exp.report.overlays),
+                        )
+                        .map(drop),
+                        None => Ok(()),
+                    })?;
+                    tally.cells_computed += 1;
+                    (scores, overlays)
+                }
+            };
+            if !overlays.is_empty() {
+                let dir = run_dir
+                    .path()
+                    .join("figures/overlays")
+                    .join(slug(&[&cell.label(&plan).replace('/', "_")]));
+                std::fs::create_dir_all(&dir)?;
+                for overlay in &overlays {
+                    std::fs::copy(overlay, dir.join(overlay.file_name().expect("a file")))?;
+                }
+            }
+            records.push(record(&plan, cell, category, &split, scores));
+            cell_bar.inc(1);
+        }
+    }
+    cell_bar.finish_and_clear();
+    console.say(tally.summary());
+
+    write_csv(
+        &mut scores_frame(&records)?,
+        &run_dir.path().join("scores.csv"),
+    )?;
+    let (table, rule_warnings) = render(
+        run_dir.path(),
+        &heading(&plan),
+        &records,
+        &plan.rules,
+        &exp.report,
+    )?;
+    for warning in &rule_warnings {
+        console.say(format!("warning: {warning}"));
+    }
+    warnings.extend(rule_warnings);
     if !warnings.is_empty() {
-        std::fs::write(run_dir.path().join("warnings.txt"), warnings.join("\n") + "\n")?;
+        std::fs::write(
+            run_dir.path().join("warnings.txt"),
+            warnings.join("\n") + "\n",
+        )?;
     }
     let dir = run_dir.commit()?;
-    Ok(RunOutput { dir, table })
+    Ok(RunOutput {
+        dir: Some(dir),
+        table,
+    })
 }
 
-fn metric_rows_for(plan: &Plan, tap: &str, category: &Category, split: &mon_normality::split::HoldOut, outcome: &ScoreOutcome) -> Vec<MetricRow> {
-    let exp = &plan.experiment;
-    outcome
-        .rules
+/// The summary table's heading: the experiment and what it ran.
+pub fn heading(plan: &Plan) -> String {
+    let e = &plan.experiment;
+    let datasets: Vec<&str> = e.dataset.iter().map(|d| d.name.as_str()).collect();
+    let backbones: Vec<String> = plan
+        .backbones
         .iter()
-        .map(|rule| {
-            let point = rule.point.as_ref().ok();
-            let metric = |f: fn(&mon_normality::metrics::Confusion) -> f64| point.map(|p| f(&p.confusion));
-            MetricRow {
-                dataset: exp.dataset.name.clone(),
-                category: category.name.clone(),
-                backbone: plan.backbone.name.to_string(),
-                tap: tap.to_string(),
-                score: outcome.score.clone(),
-                threshold_rule: rule.rule.clone(),
-                oracle: rule.oracle,
-                threshold: point.map(|p| p.threshold),
-                auroc: outcome.auroc,
-                precision: metric(|c| c.precision()),
-                recall: metric(|c| c.recall()),
-                f1: metric(|c| c.f1()),
-                accuracy: metric(|c| c.accuracy()),
-                n_train: split.fit.len() as u64,
-                n_val: split.validation.len() as u64,
-                n_test: category.test.len() as u64,
-            }
-        })
-        .collect()
+        .map(|b| format!("{} @ {}", b.spec.name, b.taps.join(", ")))
+        .collect();
+    format!(
+        "{} — {} / {}",
+        e.name,
+        datasets.join(", "),
+        backbones.join("; ")
+    )
 }
 
-fn score_rows_for(tap: &str, category: &Category, split: &mon_normality::split::HoldOut, outcome: &ScoreOutcome) -> Vec<ScoreRow> {
-    let (reference_split, reference_rows) =
-        if split.validation.is_empty() { ("train", &split.fit) } else { ("validation", &split.validation) };
-    let reference = reference_rows.iter().zip(&outcome.reference).map(|(&i, &s)| (reference_split, &category.train[i], s));
-    let test = category.test.iter().zip(&outcome.test).map(|(sample, &s)| ("test", sample, s));
-    reference
-        .chain(test)
-        .map(|(split, sample, score)| ScoreRow {
-            category: category.name.clone(),
-            tap: tap.to_string(),
-            image: sample.path.display().to_string(),
-            split,
-            label: sample.anomalous as u8,
-            defect_type: sample.defect_type.clone(),
-            score_name: outcome.score.clone(),
-            score,
-        })
-        .collect()
+/// How much came from the cache; the log line that says whether the backbone ran.
+#[derive(Default)]
+struct Tally {
+    images_extracted: usize,
+    images_cached: usize,
+    cells_computed: usize,
+    cells_cached: usize,
 }
 
-/// Each score's ROC curve with its rules' working points; labelled with the tap when the
-/// experiment has several.
-fn roc_curves<'a>(tap: Option<&str>, outcomes: &'a [ScoreOutcome]) -> Vec<RocCurve<'a>> {
-    outcomes
-        .iter()
-        .filter_map(|o| {
-            let roc = o.roc.as_ref()?;
-            let points = o
-                .rules
-                .iter()
-                .filter_map(|r| {
-                    let p = r.point.as_ref().ok()?;
-                    Some(WorkingPoint {
-                        rule: r.rule.clone(),
-                        oracle: r.oracle,
-                        false_alarm_rate: p.confusion.false_alarm_rate(),
-                        recall: p.confusion.recall(),
-                    })
-                })
-                .collect();
-            let name = match tap {
-                Some(tap) => format!("{tap} / {}", o.score),
-                None => o.score.clone(),
-            };
-            Some(RocCurve { label: format!("{name} (AUROC {:.3})", o.auroc?), roc, points })
-        })
-        .collect()
-}
-
-fn plot_category(dir: &Path, plan: &Plan, category: &Category, curves: &[RocCurve]) -> Result<()> {
-    if curves.is_empty() {
-        return Ok(()); // no anomalous (or no normal) test images: there is no ROC to draw
+impl Tally {
+    fn summary(&self) -> String {
+        let features = if self.images_extracted == 0 {
+            "no features extracted (the backbone did not run)".to_string()
+        } else {
+            format!("features extracted for {} image(s)", self.images_extracted)
+        };
+        format!(
+            "{features}; {} image feature set(s) read from the cache; cells: {} computed, {} read from the cache",
+            self.images_cached, self.cells_computed, self.cells_cached
+        )
     }
-    let title = format!("{} / {} — {} @ {}", plan.experiment.dataset.name, category.name, plan.backbone.name, plan.taps.join(", "));
-    write_roc(dir, &format!("roc_{}", category.name), &title, curves)
+}
+
+fn distinct_taps<'a>(taps: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for tap in taps {
+        if !out.iter().any(|t| t == tap) {
+            out.push(tap.to_string());
+        }
+    }
+    out
+}
+
+/// Content hashes of a category's images, train then test.
+struct ImageHashes {
+    train: Vec<ContentHash>,
+    test: Vec<ContentHash>,
+}
+
+/// Cache keys: what the features and the scores of a cell depend on, hashed.
+struct Keys<'p> {
+    plan: &'p Plan,
+    weights: Vec<Option<ContentHash>>,
+}
+
+impl<'p> Keys<'p> {
+    fn new(plan: &'p Plan) -> Self {
+        Self {
+            plan,
+            weights: vec![None; plan.backbones.len()],
+        }
+    }
+
+    fn images(&self, category: &Category) -> Result<ImageHashes> {
+        let paths = |samples: &[Sample]| samples.iter().map(|s| s.path.clone()).collect::<Vec<_>>();
+        Ok(ImageHashes {
+            train: hash_files(&paths(&category.train))?,
+            test: hash_files(&paths(&category.test))?,
+        })
+    }
+
+    /// The feature key of a tap and a human-readable account of it.
+    fn features(&mut self, backbone: usize, tap: &str) -> Result<(String, String)> {
+        let choice = &self.plan.backbones[backbone];
+        if self.weights[backbone].is_none() {
+            let hash = hash_file(&choice.weights).with_context(|| {
+                format!(
+                    "the weights of `{}` come from {}",
+                    choice.spec.name, choice.spec.source
+                )
+            })?;
+            self.weights[backbone] = Some(hash);
+        }
+        let readout = if self.plan.needs_maps() {
+            "maps"
+        } else {
+            "global average pool"
+        };
+        let keyed = format!(
+            "backbone = {}\nweights (blake3) = {}\ntap = {tap}\nreadout = {readout}\npreprocessing = {:?}\n",
+            choice.spec.name,
+            self.weights[backbone].as_deref().expect("hashed above"),
+            choice.spec.preprocess
+        );
+        // The weights' path is for people reading key.txt; only their content is in the key.
+        let description = format!("{keyed}weights file = {}\n", choice.weights.display());
+        Ok((hash_bytes(keyed.as_bytes()), description))
+    }
+
+    fn cell(&mut self, cell: &Cell, images: &ImageHashes) -> Result<String> {
+        let (features, _) = self.features(cell.backbone, &cell.tap)?;
+        let normality = &self.plan.experiment.normality;
+        let text = format!(
+            "features={features}\ntrain={}\ntest={}\nmodel={}\nvalidation_fraction={}\nseed={}\n",
+            images.train.join(","),
+            images.test.join(","),
+            self.plan.models[cell.model].model.name(),
+            normality.validation_fraction,
+            cell.seed
+        );
+        Ok(hash_bytes(text.as_bytes()))
+    }
+}
+
+/// A grid backbone, loaded (and its device opened) only when some image's features are not
+/// in the cache.
+struct Network<'a> {
+    index: usize,
+    loaded: &'a mut Option<(usize, Backbone)>,
+}
+
+impl Network<'_> {
+    fn get(&mut self, plan: &Plan) -> Result<&Backbone> {
+        if self.loaded.is_none() {
+            let choice = &plan.backbones[self.index];
+            *self.loaded = Some((
+                self.index,
+                Backbone::load(choice.spec, &choice.weights, plan.device.open()?)?,
+            ));
+        }
+        Ok(&self.loaded.as_ref().expect("loaded above").1)
+    }
+}
+
+/// Features of a category at `taps`, from the cache where present, by running the backbone
+/// for the images that are not (and storing them). Returns (tap, (train, test)).
+#[allow(clippy::too_many_arguments)]
+fn features_for(
+    plan: &Plan,
+    cache: &Cache,
+    keys: &mut Keys,
+    mut network: Network,
+    category: &Category,
+    images: &ImageHashes,
+    taps: &[String],
+    console: &Console,
+    tally: &mut Tally,
+) -> Result<Vec<(String, (TapFeatures, TapFeatures))>> {
+    let hashes: Vec<ContentHash> = images.train.iter().chain(&images.test).cloned().collect();
+    let samples: Vec<&Sample> = category.train.iter().chain(&category.test).collect();
+    let mut dirs = Vec::new();
+    let mut loaded = Vec::new();
+    for tap in taps {
+        let (key, description) = keys.features(network.index, tap)?;
+        let dir = cache.create_feature_dir(&key, &description)?;
+        loaded.push(cache.load_features(&dir, &hashes)?);
+        dirs.push(dir);
+    }
+    let missing: Vec<usize> = (0..hashes.len())
+        .filter(|&i| loaded.iter().any(|per_tap| per_tap[i].is_none()))
+        .collect();
+    tally.images_cached += hashes.len() - missing.len();
+    if !missing.is_empty() {
+        let backbone = network.get(plan)?;
+        let tap_indices = backbone
+            .resolve_taps(taps)
+            .with_context(|| format!("{}: `backbone.tap`", plan.file.display()))?;
+        let bar = console.bar(
+            missing.len(),
+            "{prefix:>12} [{bar:32}] {pos}/{len} images {per_sec} ETA {eta}",
+        );
+        bar.set_prefix(category.name.clone());
+        let paths: Vec<PathBuf> = missing.iter().map(|&i| samples[i].path.clone()).collect();
+        let extracted = extract_images(
+            backbone,
+            &tap_indices,
+            plan.needs_maps(),
+            &paths,
+            plan.experiment.run.batch_size,
+            &bar,
+        )?;
+        bar.finish_and_clear();
+        for ((per_tap, fresh), dir) in loaded.iter_mut().zip(extracted).zip(&dirs) {
+            for (&i, tensor) in missing.iter().zip(fresh) {
+                cache.store_features(dir, &hashes[i], &tensor)?;
+                per_tap[i] = Some(tensor);
+            }
+        }
+        tally.images_extracted += missing.len();
+        console.say(format!(
+            "{}: features of {} image(s) extracted, {} from the cache",
+            category.name,
+            missing.len(),
+            hashes.len() - missing.len()
+        ));
+    }
+    let n_train = images.train.len();
+    taps.iter()
+        .zip(loaded)
+        .map(|(tap, per_tap)| {
+            let tensors: Vec<_> = per_tap
+                .iter()
+                .map(|t| t.as_ref().expect("filled above"))
+                .collect();
+            let what = format!("{} @ {tap}", category.name);
+            let train = assemble(&tensors[..n_train], plan.needs_maps(), &what)?;
+            let test = assemble(&tensors[n_train..], plan.needs_maps(), &what)?;
+            Ok((tap.clone(), (train, test)))
+        })
+        .collect()
+}
+
+fn record(
+    plan: &Plan,
+    cell: &Cell,
+    category: &Category,
+    split: &HoldOut,
+    scores: CellScores,
+) -> CellRecord {
+    let (reference_split, reference_rows) = if split.validation.is_empty() {
+        ("train", &split.fit)
+    } else {
+        ("validation", &split.validation)
+    };
+    CellRecord {
+        cell: cell.index,
+        dataset: plan.experiment.dataset[cell.dataset].name.clone(),
+        category: category.name.clone(),
+        backbone: plan.backbones[cell.backbone].spec.name.to_string(),
+        tap: cell.tap.clone(),
+        seed: cell.seed,
+        model: plan.models[cell.model].label.clone(),
+        n_fit: split.fit.len(),
+        reference_split,
+        reference: reference_rows
+            .iter()
+            .zip(scores.reference)
+            .map(|(&i, s)| ReferenceScore(category.train[i].path.display().to_string(), s))
+            .collect(),
+        test: category
+            .test
+            .iter()
+            .zip(scores.test)
+            .map(|(sample, score)| TestScore {
+                image: sample.path.display().to_string(),
+                anomalous: sample.anomalous,
+                defect_type: sample.defect_type.clone(),
+                score,
+            })
+            .collect(),
+    }
+}
+
+/// `--dry-run`: the expanded grid (this shard's cells) and, per cell, what the cache holds.
+fn dry_run(
+    plan: &Plan,
+    datasets: &[LoadedDataset],
+    cells: &[&Cell],
+    grid_len: usize,
+    shard: Shard,
+    cache: &Cache,
+    keys: &mut Keys,
+) -> Result<RunOutput> {
+    let mut lines = vec![format!(
+        "{}: {} of {} cells (shard {shard}), {} threshold rules each",
+        plan.experiment.name,
+        cells.len(),
+        grid_len,
+        plan.rules.len()
+    )];
+    let mut counts = [0usize; 3];
+    for group in cells.chunk_by(|a, b| a.extraction_group() == b.extraction_group()) {
+        let category = datasets[group[0].dataset]
+            .categories
+            .iter()
+            .find(|c| c.name == group[0].category)
+            .expect("cells come from these categories");
+        let images = keys.images(category)?;
+        let hashes: Vec<ContentHash> = images.train.iter().chain(&images.test).cloned().collect();
+        for cell in group {
+            let status = if cache.load_scores(&keys.cell(cell, &images)?)?.is_some() {
+                0
+            } else {
+                let (key, _) = keys.features(cell.backbone, &cell.tap)?;
+                let dir = cache.feature_dir(&key);
+                let present = cache
+                    .load_features(&dir, &hashes)?
+                    .iter()
+                    .filter(|f| f.is_some())
+                    .count();
+                if present == hashes.len() { 1 } else { 2 }
+            };
+            counts[status] += 1;
+            let said = [
+                "scores cached",
+                "features cached, model to fit",
+                "features to extract",
+            ][status];
+            lines.push(format!(
+                "  #{:<4} {:<70} {said}",
+                cell.index,
+                cell.label(plan)
+            ));
+        }
+    }
+    lines.push(format!(
+        "{} cell(s) cached, {} with cached features, {} need the backbone",
+        counts[0], counts[1], counts[2]
+    ));
+    Ok(RunOutput {
+        dir: None,
+        table: lines.join("\n"),
+    })
 }

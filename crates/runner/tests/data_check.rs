@@ -94,5 +94,5 @@ fn without_anomalous_test_images_the_reasons_are_recorded() {
     assert!(run.success, "{}", run.stderr);
     let recorded = std::fs::read_to_string(run.run_dir().join("warnings.txt")).unwrap();
     assert!(recorded.contains("no anomalous test images"), "{recorded}");
-    assert!(recorded.contains("alpha @ head / cosine / max_f1") && recorded.contains("anomalous: 0"), "{recorded}");
+    assert!(recorded.contains("toy/alpha/efficientnet-lite0@head/seed=0/cosine / max_f1") && recorded.contains("anomalous: 0"), "{recorded}");
 }

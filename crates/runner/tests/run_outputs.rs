@@ -20,18 +20,36 @@ fn a_run_writes_every_output_and_a_rerun_gets_its_own_folder() {
     assert!(first.success, "{}", first.stderr);
     let run = first.run_dir();
     assert!(run.starts_with(results.join("synthetic")), "{}", run.display());
-    for file in ["experiment.toml", "resolved.toml", "metrics.csv", "scores.csv", "table.md", "roc_alpha.png", "roc_alpha.svg", "roc_beta.png", "roc_beta.svg"] {
+    for file in [
+        "experiment.toml",
+        "resolved.toml",
+        "environment.json",
+        "metrics.csv",
+        "scores.csv",
+        "table.md",
+        "tables/f1.csv",
+        "tables/f1.md",
+        "tables/f1.tex",
+        "tables/accuracy.tex",
+        "tables/auroc.csv",
+        "figures/roc/toy_alpha_efficientnet-lite0_head.png",
+        "figures/roc/toy_beta_efficientnet-lite0_head.svg",
+        "figures/histograms/toy_alpha_efficientnet-lite0_head_cosine.png",
+        "figures/bars/toy_efficientnet-lite0_head_euclidean.png",
+        "figures/heatmaps/toy_cosine.png",
+    ] {
         assert!(run.join(file).is_file(), "{file} missing in {}", run.display());
     }
     assert_eq!(std::fs::read_to_string(run.join("experiment.toml")).unwrap(), std::fs::read_to_string(&exp).unwrap());
-    assert!(first.stdout.contains("| category | score | threshold_rule |"), "the table is printed:\n{}", first.stdout);
+    assert!(first.stdout.contains("| category | model | threshold_rule |"), "the table is printed:\n{}", first.stdout);
+    let environment: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("environment.json")).unwrap()).unwrap();
+    assert_eq!(environment["backend"], "burn-flex");
+    assert!(environment["libraries"].to_string().contains("burn"), "{environment}");
 
     let metrics = read_csv(&run.join("metrics.csv"));
     let columns: Vec<&str> = metrics.get_column_names().iter().map(|c| c.as_str()).collect();
-    assert_eq!(
-        columns,
-        ["dataset", "category", "backbone", "tap", "score", "threshold_rule", "oracle", "threshold", "auroc", "precision", "recall", "f1", "accuracy", "n_train", "n_val", "n_test"]
-    );
+    assert_eq!(&columns[..13], ["cell", "dataset", "category", "backbone", "tap", "seed", "model", "threshold_rule", "oracle", "threshold", "auroc", "auroc_low", "auroc_high"]);
+    assert_eq!(&columns[columns.len() - 3..], ["n_fit", "n_val", "n_test"]);
     assert_eq!(metrics.height(), 2 * 2 * 2, "categories × scores × rules");
     let n_val = metrics.column("n_val").unwrap().i64().unwrap().clone();
     let n_val: Vec<Option<i64>> = (0..n_val.len()).map(|i| n_val.get(i)).collect();

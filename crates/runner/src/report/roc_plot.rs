@@ -1,16 +1,12 @@
-//! ROC figures with every threshold rule's working point marked and named, as PNG and SVG.
-//! Text is drawn with the DejaVu Sans font compiled into the binary, so figures look the same
-//! on every machine and need no system fonts.
+//! ROC figures with every threshold rule's working point marked and named.
 
-use std::path::Path;
-use std::sync::Once;
-
-use anyhow::{Result, anyhow};
 use mon_normality::metrics::Roc;
 use plotters::coord::Shift;
 use plotters::element::{Drawable, PointCollection};
 use plotters::prelude::*;
 use plotters_backend::{BackendCoord, DrawingErrorKind};
+
+use crate::report::figure::{FONT, Figure};
 
 /// One model of normality's curve and its rules' working points.
 pub struct RocCurve<'a> {
@@ -26,29 +22,30 @@ pub struct WorkingPoint {
     pub recall: f64,
 }
 
-const FONT: &str = "sans-serif";
-
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
-            .unwrap_or_else(|_| panic!("the embedded DejaVu Sans font is valid"));
-    });
+/// One category's ROC curves (one per model of normality).
+pub struct RocFigure<'a> {
+    pub title: String,
+    pub curves: Vec<RocCurve<'a>>,
 }
 
-/// Writes `<stem>.png` and `<stem>.svg` into `dir`.
-pub fn write_roc(dir: &Path, stem: &str, title: &str, curves: &[RocCurve]) -> Result<()> {
-    register_font();
-    let size = (720, 640);
-    let png = dir.join(format!("{stem}.png"));
-    draw(BitMapBackend::new(&png, size).into_drawing_area(), title, curves)
-        .map_err(|e| anyhow!("cannot draw {}: {e}", png.display()))?;
-    let svg = dir.join(format!("{stem}.svg"));
-    draw(SVGBackend::new(&svg, size).into_drawing_area(), title, curves)
-        .map_err(|e| anyhow!("cannot draw {}: {e}", svg.display()))
+impl Figure for RocFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        (720, 640)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        draw(root, &self.title, &self.curves)
+    }
 }
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, curves: &[RocCurve]) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    curves: &[RocCurve],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, (FONT, 22))
@@ -69,13 +66,22 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, curves: &
     // Colour tells the model of normality, marker shape the threshold rule.
     for (i, curve) in curves.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let line = curve.roc.fpr.iter().copied().zip(curve.roc.tpr.iter().copied());
+        let line = curve
+            .roc
+            .fpr
+            .iter()
+            .copied()
+            .zip(curve.roc.tpr.iter().copied());
         chart
             .draw_series(LineSeries::new(line, color.stroke_width(2)))?
             .label(curve.label.clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(2)));
         for (shape, p) in curve.points.iter().enumerate() {
-            chart.draw_series([marker(shape, (p.false_alarm_rate, p.recall), point_style(color, p.oracle))])?;
+            chart.draw_series([marker(
+                shape,
+                (p.false_alarm_rate, p.recall),
+                point_style(color, p.oracle),
+            )])?;
         }
     }
     // One legend entry per rule, in black: filled = label-free, hollow = oracle (not deployable).
@@ -100,7 +106,11 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, curves: &
 }
 
 fn point_style(color: RGBAColor, oracle: bool) -> ShapeStyle {
-    if oracle { color.stroke_width(2) } else { color.filled() }
+    if oracle {
+        color.stroke_width(2)
+    } else {
+        color.filled()
+    }
 }
 
 /// A rule's working point: the `shape`-th of circle, triangle, square, diamond (repeating),
@@ -125,14 +135,31 @@ impl<'a, C> PointCollection<'a, C> for &'a Marker<C> {
 }
 
 impl<C, DB: DrawingBackend> Drawable<DB> for Marker<C> {
-    fn draw<I: Iterator<Item = BackendCoord>>(&self, mut points: I, backend: &mut DB, _: (u32, u32)) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
+    fn draw<I: Iterator<Item = BackendCoord>>(
+        &self,
+        mut points: I,
+        backend: &mut DB,
+        _: (u32, u32),
+    ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
         const R: i32 = 6;
-        let Some((x, y)) = points.next() else { return Ok(()) };
+        let Some((x, y)) = points.next() else {
+            return Ok(());
+        };
         let outline: Vec<BackendCoord> = match self.shape % 4 {
             0 => return backend.draw_circle((x, y), R as u32, &self.style, self.style.filled),
             1 => vec![(x, y - R - 1), (x + R, y + R - 1), (x - R, y + R - 1)],
-            2 => vec![(x - R + 1, y - R + 1), (x + R - 1, y - R + 1), (x + R - 1, y + R - 1), (x - R + 1, y + R - 1)],
-            _ => vec![(x, y - R - 1), (x + R + 1, y), (x, y + R + 1), (x - R - 1, y)],
+            2 => vec![
+                (x - R + 1, y - R + 1),
+                (x + R - 1, y - R + 1),
+                (x + R - 1, y + R - 1),
+                (x - R + 1, y + R - 1),
+            ],
+            _ => vec![
+                (x, y - R - 1),
+                (x + R + 1, y),
+                (x, y + R + 1),
+                (x - R - 1, y),
+            ],
         };
         if self.style.filled {
             backend.fill_polygon(outline, &self.style)
@@ -150,19 +177,44 @@ mod tests {
     #[test]
     fn writes_a_png_and_an_svg_with_the_labels() {
         let dir = tempfile::tempdir().unwrap();
-        let roc = Roc { fpr: vec![0.0, 0.0, 0.5, 1.0], tpr: vec![0.0, 0.5, 1.0, 1.0], thresholds: vec![f64::INFINITY, 0.9, 0.5, 0.1] };
-        let curves = [RocCurve {
+        let roc = Roc {
+            fpr: vec![0.0, 0.0, 0.5, 1.0],
+            tpr: vec![0.0, 0.5, 1.0, 1.0],
+            thresholds: vec![f64::INFINITY, 0.9, 0.5, 0.1],
+        };
+        let curves = vec![RocCurve {
             label: "cosine (AUROC 0.875)".into(),
             roc: &roc,
-            points: vec![WorkingPoint { rule: "max_f1".into(), oracle: true, false_alarm_rate: 0.5, recall: 1.0 }],
+            points: vec![WorkingPoint {
+                rule: "max_f1".into(),
+                oracle: true,
+                false_alarm_rate: 0.5,
+                recall: 1.0,
+            }],
         }];
-        write_roc(dir.path(), "roc_toy", "ROC — toy", &curves).unwrap();
+        crate::report::figure::write_figure(
+            dir.path(),
+            "roc_toy",
+            &RocFigure {
+                title: "ROC — toy".into(),
+                curves,
+            },
+        )
+        .unwrap();
         let png = image::open(dir.path().join("roc_toy.png")).unwrap();
         assert_eq!((png.width(), png.height()), (720, 640));
         let svg = std::fs::read_to_string(dir.path().join("roc_toy.svg")).unwrap();
-        assert!(svg.contains("max_f1 (oracle)") && svg.contains("cosine (AUROC 0.875)") && svg.contains("ROC — toy"), "{svg}");
+        assert!(
+            svg.contains("max_f1 (oracle)")
+                && svg.contains("cosine (AUROC 0.875)")
+                && svg.contains("ROC — toy"),
+            "{svg}"
+        );
         // Text is rendered into the bitmap too: dark pixels exist in the caption band.
         let rgb = png.to_rgb8();
-        assert!((0..720).any(|x| (0..40).any(|y| rgb.get_pixel(x, y)[0] < 100)), "caption text drawn");
+        assert!(
+            (0..720).any(|x| (0..40).any(|y| rgb.get_pixel(x, y)[0] < 100)),
+            "caption text drawn"
+        );
     }
 }

@@ -1,105 +1,396 @@
-//! `metrics.csv`, `scores.csv` and `table.md`, built as polars data frames.
+//! `scores.csv` (written and read back), `metrics.csv`, the summary `table.md`, and per-category
+//! pivots as CSV, Markdown and LaTeX (booktabs), built as polars data frames.
 
 use std::fs::File;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
+use mon_normality::metrics::{Interval, MetricSet};
 use polars::prelude::*;
+use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// One row of `metrics.csv`: a category × score × threshold rule.
-#[derive(Clone, Debug, Default)]
-pub struct MetricRow {
-    pub dataset: String,
-    pub category: String,
-    pub backbone: String,
-    pub tap: String,
-    pub score: String,
-    pub threshold_rule: String,
-    pub oracle: bool,
-    pub threshold: Option<f64>,
-    pub auroc: Option<f64>,
-    pub precision: Option<f64>,
-    pub recall: Option<f64>,
-    pub f1: Option<f64>,
-    pub accuracy: Option<f64>,
-    pub n_train: u64,
-    pub n_val: u64,
-    pub n_test: u64,
+use crate::report::measure::{CellMetrics, RuleMetrics};
+use crate::report::{CellRecord, ReferenceScore, TestScore};
+
+/// The long `scores.csv`: one row per image per cell, the normal reference first.
+pub fn scores_frame(cells: &[CellRecord]) -> Result<DataFrame> {
+    let mut rows: Vec<(&CellRecord, &str, &str, bool, &str, f64)> = Vec::new();
+    for c in cells {
+        rows.extend(
+            c.reference
+                .iter()
+                .map(|r| (c, r.0.as_str(), c.reference_split, false, "good", r.1)),
+        );
+        rows.extend(c.test.iter().map(|t| {
+            (
+                c,
+                t.image.as_str(),
+                "test",
+                t.anomalous,
+                t.defect_type.as_str(),
+                t.score,
+            )
+        }));
+    }
+    let mut columns = cell_columns(rows.iter().map(|r| r.0));
+    columns.extend([
+        Column::new(
+            "n_fit".into(),
+            rows.iter().map(|r| r.0.n_fit as u64).collect::<Vec<_>>(),
+        ),
+        Column::new("image".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+        Column::new("split".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+        Column::new(
+            "label".into(),
+            rows.iter().map(|r| r.3 as u32).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "defect_type".into(),
+            rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+        ),
+        Column::new("score".into(), rows.iter().map(|r| r.5).collect::<Vec<_>>()),
+    ]);
+    Ok(DataFrame::new_infer_height(columns)?)
 }
 
-pub fn metrics_frame(rows: &[MetricRow]) -> Result<DataFrame> {
-    let text = |name: &str, f: fn(&MetricRow) -> &str| Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
-    let number = |name: &str, f: fn(&MetricRow) -> Option<f64>| Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
-    let count = |name: &str, f: fn(&MetricRow) -> u64| Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
-    Ok(DataFrame::new_infer_height(vec![
-        text("dataset", |r| &r.dataset),
-        text("category", |r| &r.category),
-        text("backbone", |r| &r.backbone),
-        text("tap", |r| &r.tap),
-        text("score", |r| &r.score),
-        text("threshold_rule", |r| &r.threshold_rule),
-        Column::new("oracle".into(), rows.iter().map(|r| r.oracle).collect::<Vec<_>>()),
-        number("threshold", |r| r.threshold),
-        number("auroc", |r| r.auroc),
-        number("precision", |r| r.precision),
-        number("recall", |r| r.recall),
-        number("f1", |r| r.f1),
-        number("accuracy", |r| r.accuracy),
-        count("n_train", |r| r.n_train),
-        count("n_val", |r| r.n_val),
-        count("n_test", |r| r.n_test),
-    ])?)
+fn cell_columns<'a>(cells: impl Iterator<Item = &'a CellRecord> + Clone) -> Vec<Column> {
+    let text = |name: &str, f: fn(&CellRecord) -> &str| {
+        Column::new(name.into(), cells.clone().map(f).collect::<Vec<_>>())
+    };
+    vec![
+        Column::new(
+            "cell".into(),
+            cells.clone().map(|c| c.cell as u64).collect::<Vec<_>>(),
+        ),
+        text("dataset", |c| &c.dataset),
+        text("category", |c| &c.category),
+        text("backbone", |c| &c.backbone),
+        text("tap", |c| &c.tap),
+        Column::new(
+            "seed".into(),
+            cells.clone().map(|c| c.seed).collect::<Vec<_>>(),
+        ),
+        text("model", |c| &c.model),
+    ]
 }
 
-/// One row of `scores.csv`: an image's score under one model of normality.
-#[derive(Clone, Debug)]
-pub struct ScoreRow {
-    pub category: String,
-    pub tap: String,
-    pub image: String,
-    /// `validation` (held-out normal), `train` (in-sample reference when nothing is held out) or `test`.
-    pub split: &'static str,
-    pub label: u8,
-    pub defect_type: String,
-    pub score_name: String,
-    pub score: f64,
+/// A CSV file as text: its header and rows. Every column is read as text, so that category
+/// names like `01` stay text and numbers are parsed (bit for bit) by the caller.
+pub fn read_text_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    let header: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let columns: Vec<Vec<String>> = frame
+        .columns()
+        .iter()
+        .map(|c| {
+            let text = c.str()?;
+            Ok((0..text.len())
+                .map(|i| text.get(i).unwrap_or("").to_string())
+                .collect())
+        })
+        .collect::<Result<_>>()?;
+    let rows = (0..frame.height())
+        .map(|i| columns.iter().map(|c| c[i].clone()).collect())
+        .collect();
+    Ok((header, rows))
 }
 
-pub fn scores_frame(rows: &[ScoreRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new_infer_height(vec![
-        Column::new("category".into(), rows.iter().map(|r| r.category.as_str()).collect::<Vec<_>>()),
-        Column::new("tap".into(), rows.iter().map(|r| r.tap.as_str()).collect::<Vec<_>>()),
-        Column::new("image".into(), rows.iter().map(|r| r.image.as_str()).collect::<Vec<_>>()),
-        Column::new("split".into(), rows.iter().map(|r| r.split).collect::<Vec<_>>()),
-        Column::new("label".into(), rows.iter().map(|r| r.label as u32).collect::<Vec<_>>()),
-        Column::new("defect_type".into(), rows.iter().map(|r| r.defect_type.as_str()).collect::<Vec<_>>()),
-        Column::new("score_name".into(), rows.iter().map(|r| r.score_name.as_str()).collect::<Vec<_>>()),
-        Column::new("score".into(), rows.iter().map(|r| r.score).collect::<Vec<_>>()),
-    ])?)
+/// Reads `scores.csv` back into cells, in `cell` order.
+pub fn read_scores(path: &Path) -> Result<Vec<CellRecord>> {
+    let (header, rows) = read_text_csv(path)?;
+    let column = |name: &str| -> Result<Vec<String>> {
+        let c = header.iter().position(|h| h == name).ok_or_else(|| {
+            anyhow!(
+                "{}: no `{name}` column; is this a scores.csv written by `mon run`?",
+                path.display()
+            )
+        })?;
+        Ok(rows.iter().map(|r| r[c].clone()).collect())
+    };
+    let [
+        cell,
+        dataset,
+        category,
+        backbone,
+        tap,
+        seed,
+        model,
+        n_fit,
+        image,
+        split,
+        label,
+        defect_type,
+        score,
+    ] = [
+        "cell",
+        "dataset",
+        "category",
+        "backbone",
+        "tap",
+        "seed",
+        "model",
+        "n_fit",
+        "image",
+        "split",
+        "label",
+        "defect_type",
+        "score",
+    ]
+    .map(column);
+    let (cell, dataset, category, backbone, tap, seed, model) =
+        (cell?, dataset?, category?, backbone?, tap?, seed?, model?);
+    let (n_fit, image, split, label, defect_type, score) =
+        (n_fit?, image?, split?, label?, defect_type?, score?);
+    let number = |values: &[String], i: usize, what: &str| -> Result<f64> {
+        values[i].parse::<f64>().map_err(|_| {
+            anyhow!(
+                "{}: line {}: `{what}` {:?} is not a number",
+                path.display(),
+                i + 2,
+                values[i]
+            )
+        })
+    };
+    let mut cells: Vec<CellRecord> = Vec::new();
+    for i in 0..rows.len() {
+        let index = number(&cell, i, "cell")? as usize;
+        if cells.last().is_none_or(|c| c.cell != index) {
+            if cells.iter().any(|c| c.cell == index) {
+                bail!(
+                    "{}: line {}: the rows of cell {index} are not together; was the file edited?",
+                    path.display(),
+                    i + 2
+                );
+            }
+            cells.push(CellRecord {
+                cell: index,
+                dataset: dataset[i].clone(),
+                category: category[i].clone(),
+                backbone: backbone[i].clone(),
+                tap: tap[i].clone(),
+                seed: number(&seed, i, "seed")? as u64,
+                model: model[i].clone(),
+                n_fit: number(&n_fit, i, "n_fit")? as usize,
+                reference_split: "validation",
+                reference: Vec::new(),
+                test: Vec::new(),
+            });
+        }
+        let current = cells.last_mut().expect("pushed above");
+        let value = number(&score, i, "score")?;
+        match split[i].as_str() {
+            "test" => current.test.push(TestScore {
+                image: image[i].clone(),
+                anomalous: label[i] == "1",
+                defect_type: defect_type[i].clone(),
+                score: value,
+            }),
+            reference @ ("validation" | "train") => {
+                current.reference_split = if reference == "train" {
+                    "train"
+                } else {
+                    "validation"
+                };
+                current
+                    .reference
+                    .push(ReferenceScore(image[i].clone(), value));
+            }
+            other => bail!(
+                "{}: line {}: unknown split {other:?} (expected validation, train or test)",
+                path.display(),
+                i + 2
+            ),
+        }
+    }
+    cells.sort_by_key(|c| c.cell);
+    Ok(cells)
+}
+
+/// `metrics.csv`: one row per cell × threshold rule, each metric with its bootstrap interval.
+pub fn metrics_frame(cells: &[CellRecord], measured: &[CellMetrics]) -> Result<DataFrame> {
+    let rows: Vec<(&CellRecord, &CellMetrics, usize)> = cells
+        .iter()
+        .zip(measured)
+        .flat_map(|(c, m)| (0..m.rules.len()).map(move |r| (c, m, r)))
+        .collect();
+    let mut columns = cell_columns(rows.iter().map(|r| r.0));
+    fn rule<'a>(r: &(&'a CellRecord, &'a CellMetrics, usize)) -> &'a RuleMetrics {
+        &r.1.rules[r.2]
+    }
+    columns.push(Column::new(
+        "threshold_rule".into(),
+        rows.iter()
+            .map(|r| rule(r).rule.as_str())
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "oracle".into(),
+        rows.iter().map(|r| rule(r).oracle).collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "threshold".into(),
+        rows.iter()
+            .map(|r| rule(r).point.as_ref().ok().map(|p| p.0))
+            .collect::<Vec<_>>(),
+    ));
+    let with_interval = |columns: &mut Vec<Column>, name: &str, values: Vec<Option<Interval>>| {
+        let finite = |v: f64| v.is_finite().then_some(v);
+        columns.push(Column::new(
+            name.into(),
+            values
+                .iter()
+                .map(|v| v.map(|i| i.estimate))
+                .collect::<Vec<_>>(),
+        ));
+        columns.push(Column::new(
+            format!("{name}_low").into(),
+            values
+                .iter()
+                .map(|v| v.and_then(|i| finite(i.low)))
+                .collect::<Vec<_>>(),
+        ));
+        columns.push(Column::new(
+            format!("{name}_high").into(),
+            values
+                .iter()
+                .map(|v| v.and_then(|i| finite(i.high)))
+                .collect::<Vec<_>>(),
+        ));
+    };
+    with_interval(
+        &mut columns,
+        "auroc",
+        rows.iter().map(|r| r.1.auroc).collect(),
+    );
+    for (m, name) in MetricSet::<f64>::NAMES.iter().enumerate() {
+        let values = rows
+            .iter()
+            .map(|r| {
+                let rule = rule(r);
+                let (_, confusion) = rule.point.as_ref().ok()?;
+                let estimate = *confusion.metrics().values()[m];
+                Some(rule.intervals.map(|i| *i.values()[m]).unwrap_or(Interval {
+                    estimate,
+                    low: f64::NAN,
+                    high: f64::NAN,
+                }))
+            })
+            .collect();
+        with_interval(&mut columns, name, values);
+    }
+    columns.push(Column::new(
+        "n_fit".into(),
+        rows.iter().map(|r| r.0.n_fit as u64).collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "n_val".into(),
+        rows.iter()
+            .map(|r| {
+                if r.0.reference_split == "train" {
+                    0
+                } else {
+                    r.0.reference.len() as u64
+                }
+            })
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "n_test".into(),
+        rows.iter()
+            .map(|r| r.0.test.len() as u64)
+            .collect::<Vec<_>>(),
+    ));
+    Ok(DataFrame::new_infer_height(columns)?)
 }
 
 pub fn write_csv(frame: &mut DataFrame, path: &Path) -> Result<()> {
     let file = File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-    anyhow::Context::with_context(CsvWriter::new(file).finish(frame), || format!("cannot write {}", path.display()))
+    anyhow::Context::with_context(CsvWriter::new(file).finish(frame), || {
+        format!("cannot write {} (disk full?)", path.display())
+    })
 }
 
-/// The columns of `metrics.csv` a reader compares, as a Markdown table; the tap is shown when
-/// the rows have more than one.
+/// The columns of `metrics.csv` a reader compares, as a Markdown table; grid dimensions with a
+/// single value are left out.
 pub fn markdown_table(metrics: &DataFrame) -> Result<String> {
-    let several_taps = metrics.column("tap")?.n_unique()? > 1;
-    let columns = ["category", "tap", "score", "threshold_rule", "oracle", "auroc", "threshold", "precision", "recall", "f1", "accuracy"];
-    let shown = metrics.select(columns.into_iter().filter(|&c| c != "tap" || several_taps))?;
-    let names: Vec<String> = shown.get_column_names().iter().map(|n| n.to_string()).collect();
-    let mut out = format!("| {} |\n|{}\n", names.join(" | "), names.iter().map(|n| if is_text(&shown, n) { " --- |" } else { " ---: |" }).collect::<String>());
+    let varying = |name: &str| {
+        metrics
+            .column(name)
+            .and_then(|c| c.n_unique())
+            .map(|n| n > 1)
+            .unwrap_or(false)
+    };
+    let columns = [
+        "dataset",
+        "category",
+        "backbone",
+        "tap",
+        "seed",
+        "model",
+        "threshold_rule",
+        "oracle",
+        "auroc",
+        "threshold",
+        "precision",
+        "recall",
+        "f1",
+        "accuracy",
+    ];
+    let always = [
+        "category",
+        "model",
+        "threshold_rule",
+        "oracle",
+        "auroc",
+        "threshold",
+        "precision",
+        "recall",
+        "f1",
+        "accuracy",
+    ];
+    let shown = metrics.select(
+        columns
+            .into_iter()
+            .filter(|c| always.contains(c) || varying(c)),
+    )?;
+    let names: Vec<String> = shown
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let align = |n: &String| {
+        if matches!(
+            shown.column(n).map(|c| c.dtype().clone()),
+            Ok(DataType::Float64)
+        ) {
+            " ---: |"
+        } else {
+            " --- |"
+        }
+    };
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        names.join(" | "),
+        names.iter().map(align).collect::<String>()
+    );
     for i in 0..shown.height() {
-        let cells: Vec<String> = shown.columns().iter().map(|c| cell(c.get(i).unwrap_or(AnyValue::Null))).collect();
+        let cells: Vec<String> = shown
+            .columns()
+            .iter()
+            .map(|c| cell(c.get(i).unwrap_or(AnyValue::Null)))
+            .collect();
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     Ok(out)
-}
-
-fn is_text(frame: &DataFrame, name: &str) -> bool {
-    frame.column(name).map(|c| matches!(c.dtype(), DataType::String | DataType::Boolean)).unwrap_or(true)
 }
 
 fn cell(value: AnyValue) -> String {
@@ -112,60 +403,435 @@ fn cell(value: AnyValue) -> String {
     }
 }
 
+/// A per-category pivot of one metric: for each block (dataset, backbone, tap and, for rule
+/// metrics, model), one row per category (averaged over seeds) and one column per rule (or per
+/// model, for AUROC), then a mean row with a Student-t confidence interval over the
+/// category × seed values.
+pub struct Pivot {
+    pub metric: String,
+    pub level: f64,
+    pub blocks: Vec<PivotBlock>,
+}
+
+pub struct PivotBlock {
+    /// e.g. `mvtec_ad / efficientnet-lite0 @ head / euclidean`.
+    pub title: String,
+    pub columns: Vec<String>,
+    /// (category, one mean per column).
+    pub rows: Vec<(String, Vec<Option<f64>>)>,
+    /// Per column: mean and interval half-width over every category × seed value.
+    pub summary: Vec<Option<(f64, Option<f64>)>>,
+}
+
+impl Pivot {
+    /// `metric` is a `metrics.csv` column; `by_rule` pivots rules into columns (else models,
+    /// which suits AUROC: one value per model).
+    pub fn build(metrics: &DataFrame, metric: &str, by_rule: bool, level: f64) -> Result<Pivot> {
+        let text = |name: &str| -> Result<Vec<String>> {
+            let column = metrics.column(name)?.str()?;
+            Ok((0..column.len())
+                .map(|i| column.get(i).unwrap_or("").to_string())
+                .collect())
+        };
+        let (dataset, category, backbone, tap, model, rule) = (
+            text("dataset")?,
+            text("category")?,
+            text("backbone")?,
+            text("tap")?,
+            text("model")?,
+            text("threshold_rule")?,
+        );
+        let column = metrics.column(metric)?.f64()?;
+        let values: Vec<Option<f64>> = (0..column.len()).map(|i| column.get(i)).collect();
+        let mut blocks: Vec<PivotBlock> = Vec::new();
+        // block title → (columns, categories, values[(category, column)] over seeds)
+        let mut cells: Vec<Vec<Vec<Vec<f64>>>> = Vec::new();
+        for i in 0..metrics.height() {
+            let title = if by_rule {
+                format!(
+                    "{} / {} @ {} / {}",
+                    dataset[i], backbone[i], tap[i], model[i]
+                )
+            } else {
+                format!("{} / {} @ {}", dataset[i], backbone[i], tap[i])
+            };
+            let column = if by_rule { &rule[i] } else { &model[i] };
+            if !by_rule && rule[i] != rule[0] {
+                continue; // AUROC repeats on every rule's row
+            }
+            let b = blocks
+                .iter()
+                .position(|b| b.title == title)
+                .unwrap_or_else(|| {
+                    blocks.push(PivotBlock {
+                        title: title.clone(),
+                        columns: Vec::new(),
+                        rows: Vec::new(),
+                        summary: Vec::new(),
+                    });
+                    cells.push(Vec::new());
+                    blocks.len() - 1
+                });
+            let block = &mut blocks[b];
+            let c = block
+                .columns
+                .iter()
+                .position(|x| x == column)
+                .unwrap_or_else(|| {
+                    block.columns.push(column.clone());
+                    block.columns.len() - 1
+                });
+            let r = block
+                .rows
+                .iter()
+                .position(|x| x.0 == category[i])
+                .unwrap_or_else(|| {
+                    block.rows.push((category[i].clone(), Vec::new()));
+                    cells[b].push(Vec::new());
+                    block.rows.len() - 1
+                });
+            let row = &mut cells[b][r];
+            row.resize(row.len().max(c + 1), Vec::new());
+            if let Some(v) = values[i] {
+                row[c].push(v);
+            }
+        }
+        for (block, cells) in blocks.iter_mut().zip(cells) {
+            let width = block.columns.len();
+            for (row, values) in block.rows.iter_mut().zip(&cells) {
+                row.1 = (0..width)
+                    .map(|c| values.get(c).filter(|v| !v.is_empty()).map(|v| mean(v)))
+                    .collect();
+            }
+            block.summary = (0..width)
+                .map(|c| {
+                    let all: Vec<f64> = cells
+                        .iter()
+                        .filter_map(|r| r.get(c))
+                        .flatten()
+                        .copied()
+                        .collect();
+                    (!all.is_empty()).then(|| (mean(&all), half_width(&all, level)))
+                })
+                .collect();
+        }
+        Ok(Pivot {
+            metric: metric.to_string(),
+            level,
+            blocks,
+        })
+    }
+
+    /// Long CSV: block, category (or `mean` / `ci_half_width`), one column per rule or model.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        for block in &self.blocks {
+            out.push_str(&format!(
+                "block,category,{}\n",
+                block
+                    .columns
+                    .iter()
+                    .map(|c| csv_field(c))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+            let fmt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+            for (category, values) in &block.rows {
+                out.push_str(&format!(
+                    "{},{},{}\n",
+                    csv_field(&block.title),
+                    csv_field(category),
+                    values.iter().map(|v| fmt(*v)).collect::<Vec<_>>().join(",")
+                ));
+            }
+            out.push_str(&format!(
+                "{},mean,{}\n",
+                csv_field(&block.title),
+                block
+                    .summary
+                    .iter()
+                    .map(|s| fmt(s.map(|s| s.0)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+            out.push_str(&format!(
+                "{},ci_half_width,{}\n",
+                csv_field(&block.title),
+                block
+                    .summary
+                    .iter()
+                    .map(|s| fmt(s.and_then(|s| s.1)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+        }
+        out
+    }
+
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        for block in &self.blocks {
+            out.push_str(&format!(
+                "### {} — {}\n\n| category | {} |\n|---|{}\n",
+                self.metric,
+                block.title,
+                block.columns.join(" | "),
+                "---:|".repeat(block.columns.len())
+            ));
+            for (category, values) in &block.rows {
+                out.push_str(&format!(
+                    "| {category} | {} |\n",
+                    values
+                        .iter()
+                        .map(|v| number(*v))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ));
+            }
+            let summary: Vec<String> = block
+                .summary
+                .iter()
+                .map(|s| summary_cell(*s, " ± "))
+                .collect();
+            out.push_str(&format!(
+                "| **mean ± {:.0} % CI** | {} |\n\n",
+                self.level * 100.0,
+                summary.join(" | ")
+            ));
+        }
+        out
+    }
+
+    /// One booktabs `tabular` per block, ready to `\input` (needs `\usepackage{booktabs}`).
+    pub fn to_latex(&self) -> String {
+        let mut out = format!(
+            "% {} per category; generated by mon. Needs \\usepackage{{booktabs}}.\n",
+            latex(&self.metric)
+        );
+        for block in &self.blocks {
+            out.push_str(&format!(
+                "\\begin{{tabular}}{{l{}}}\n\\toprule\n\\multicolumn{{{}}}{{l}}{{{}}} \\\\\n\\midrule\ncategory & {} \\\\\n\\midrule\n",
+                "r".repeat(block.columns.len()),
+                block.columns.len() + 1,
+                latex(&block.title),
+                block.columns.iter().map(|c| latex(c)).collect::<Vec<_>>().join(" & ")
+            ));
+            for (category, values) in &block.rows {
+                out.push_str(&format!(
+                    "{} & {} \\\\\n",
+                    latex(category),
+                    values
+                        .iter()
+                        .map(|v| number(*v))
+                        .collect::<Vec<_>>()
+                        .join(" & ")
+                ));
+            }
+            let summary: Vec<String> = block
+                .summary
+                .iter()
+                .map(|s| summary_cell(*s, " $\\pm$ "))
+                .collect();
+            out.push_str(&format!("\\midrule\nmean $\\pm$ {:.0}\\,\\% CI & {} \\\\\n\\bottomrule\n\\end{{tabular}}\n\n", self.level * 100.0, summary.join(" & ")));
+        }
+        out
+    }
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Half-width of the Student-t interval of the mean; none for a single value.
+fn half_width(values: &[f64], level: f64) -> Option<f64> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let m = mean(values);
+    let sd = (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .ok()?
+        .inverse_cdf(1.0 - (1.0 - level) / 2.0);
+    Some(t * sd / (n as f64).sqrt())
+}
+
+fn number(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "—".into())
+}
+
+fn summary_cell(s: Option<(f64, Option<f64>)>, pm: &str) -> String {
+    match s {
+        Some((m, Some(h))) => format!("{m:.3}{pm}{h:.3}"),
+        Some((m, None)) => format!("{m:.3}"),
+        None => "—".into(),
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// Escapes LaTeX's special characters in table text.
+fn latex(text: &str) -> String {
+    let mut out = String::new();
+    for ch in text.chars() {
+        match ch {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '{' | '}' | '_' | '%' | '&' | '#' | '$' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '~' => out.push_str("\\textasciitilde{}"),
+            '^' => out.push_str("\\textasciicircum{}"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::measure::measure;
+    use crate::report::tests::cell;
+    use mon_normality::threshold::parse_rule;
 
-    fn row(category: &str, rule: &str, oracle: bool, f1: Option<f64>) -> MetricRow {
-        MetricRow {
-            dataset: "toy".into(),
-            category: category.into(),
-            backbone: "b".into(),
-            tap: "head".into(),
-            score: "cosine".into(),
-            threshold_rule: rule.into(),
-            oracle,
-            threshold: f1.map(|_| 0.5),
-            auroc: Some(0.75),
-            precision: f1,
-            recall: f1,
-            f1,
-            accuracy: f1,
-            n_train: 8,
-            n_val: 2,
-            n_test: 5,
-        }
-    }
-
-    #[test]
-    fn metrics_csv_has_the_documented_columns_and_round_trips() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("metrics.csv");
-        let mut frame = metrics_frame(&[row("a", "max_f1", true, Some(0.8)), row("a", "mean_k_std{k=3}", false, None)]).unwrap();
-        write_csv(&mut frame, &path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut lines = text.lines();
-        assert_eq!(
-            lines.next().unwrap(),
-            "dataset,category,backbone,tap,score,threshold_rule,oracle,threshold,auroc,precision,recall,f1,accuracy,n_train,n_val,n_test"
+    fn two_categories() -> (Vec<CellRecord>, Vec<CellMetrics>) {
+        let mut a = cell(
+            &[1.0, 1.1, 0.9],
+            &[(1.0, false), (1.05, false), (3.0, true), (1.02, true)],
         );
-        assert_eq!(lines.next().unwrap(), "toy,a,b,head,cosine,max_f1,true,0.5,0.75,0.8,0.8,0.8,0.8,8,2,5");
-        assert_eq!(lines.next().unwrap(), "toy,a,b,head,cosine,mean_k_std{k=3},false,,0.75,,,,,8,2,5");
+        let mut b = cell(
+            &[1.0, 1.2],
+            &[(1.0, false), (0.1 + 0.2, false), (2.0, true)],
+        );
+        a.category = "01".into();
+        b.category = "bottle, big".into();
+        b.cell = 1;
+        let rules = vec![
+            parse_rule("max_normal").unwrap(),
+            parse_rule("max_f1").unwrap(),
+        ];
+        let measured = [&a, &b].map(|c| measure(c, &rules, (50, 0.95))).to_vec();
+        (vec![a, b], measured)
     }
 
     #[test]
-    fn markdown_marks_oracles_and_missing_values() {
-        let frame = metrics_frame(&[row("a", "max_f1", true, Some(0.8)), row("a", "mean_k_std{k=3}", false, None)]).unwrap();
+    fn scores_round_trip_through_csv_bit_for_bit() {
+        let (cells, _) = two_categories();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scores.csv");
+        write_csv(&mut scores_frame(&cells).unwrap(), &path).unwrap();
+        let header = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            header,
+            "cell,dataset,category,backbone,tap,seed,model,n_fit,image,split,label,defect_type,score"
+        );
+        let back = read_scores(&path).unwrap();
+        assert_eq!(back, cells, "0.1 + 0.2, category `01` and a comma survive");
+    }
+
+    #[test]
+    fn metrics_have_intervals_and_the_documented_columns() {
+        let (cells, measured) = two_categories();
+        let frame = metrics_frame(&cells, &measured).unwrap();
+        assert_eq!(frame.height(), 4, "cells × rules");
+        let names: Vec<String> = frame
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(
+            &names[..10],
+            [
+                "cell",
+                "dataset",
+                "category",
+                "backbone",
+                "tap",
+                "seed",
+                "model",
+                "threshold_rule",
+                "oracle",
+                "threshold"
+            ]
+        );
+        for metric in ["auroc", "f1", "accuracy", "mcc", "false_alarm_rate"] {
+            for suffix in ["", "_low", "_high"] {
+                assert!(
+                    names.contains(&format!("{metric}{suffix}")),
+                    "{metric}{suffix}"
+                );
+            }
+        }
+        let column = |name: &str| -> Vec<Option<f64>> {
+            let c = frame.column(name).unwrap().f64().unwrap().clone();
+            (0..c.len()).map(|i| c.get(i)).collect()
+        };
+        let (f1, low) = (column("f1"), column("f1_low"));
+        assert!(
+            f1.iter().zip(&low).all(|(f, l)| l.unwrap() <= f.unwrap()),
+            "{f1:?} {low:?}"
+        );
         let md = markdown_table(&frame).unwrap();
-        let lines: Vec<&str> = md.lines().collect();
-        assert_eq!(lines[0], "| category | score | threshold_rule | oracle | auroc | threshold | precision | recall | f1 | accuracy |");
-        assert_eq!(lines[1], "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-        assert_eq!(lines[2], "| a | cosine | max_f1 | oracle | 0.7500 | 0.5000 | 0.8000 | 0.8000 | 0.8000 | 0.8000 |");
-        assert_eq!(lines[3], "| a | cosine | mean_k_std{k=3} |  | 0.7500 | — | — | — | — | — |");
-        let mut block5 = row("a", "max_f1", true, Some(0.8));
-        block5.tap = "block5".into();
-        let md = markdown_table(&metrics_frame(&[row("a", "max_f1", true, Some(0.8)), block5]).unwrap()).unwrap();
-        assert!(md.starts_with("| category | tap | score |"), "{md}");
-        assert!(md.contains("| a | block5 | cosine | max_f1 |"), "{md}");
+        assert!(
+            md.starts_with("| category | model | threshold_rule | oracle | auroc |"),
+            "{md}"
+        );
+        assert!(md.contains("| 01 | euclidean | max_f1 | oracle |"), "{md}");
+    }
+
+    #[test]
+    fn pivots_have_a_row_per_category_and_a_mean_with_its_interval() {
+        let (cells, measured) = two_categories();
+        let frame = metrics_frame(&cells, &measured).unwrap();
+        let pivot = Pivot::build(&frame, "f1", true, 0.95).unwrap();
+        assert_eq!(pivot.blocks.len(), 1);
+        let block = &pivot.blocks[0];
+        assert_eq!(block.columns, ["max_normal", "max_f1"]);
+        assert_eq!(
+            block.rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            ["01", "bottle, big"]
+        );
+        let f1 = frame.column("f1").unwrap().f64().unwrap().clone();
+        let f1: Vec<f64> = (0..f1.len()).map(|i| f1.get(i).unwrap()).collect();
+        let (m, h) = block.summary[0].unwrap();
+        assert!((m - (f1[0] + f1[2]) / 2.0).abs() < 1e-12);
+        // n = 2: t(0.975, 1) = 12.706, sd = |a − b|/√2, half-width = t·sd/√2 = 12.706·|a − b|/2
+        assert!(
+            (h.unwrap() - 12.7062047361747 * (f1[0] - f1[2]).abs() / 2.0).abs() < 1e-9,
+            "{h:?}"
+        );
+        let csv = pivot.to_csv();
+        assert!(csv.contains("\"bottle, big\""), "{csv}");
+        assert!(
+            csv.lines().any(|l| l.contains(",mean,"))
+                && csv.lines().any(|l| l.contains(",ci_half_width,")),
+            "{csv}"
+        );
+        let tex = pivot.to_latex();
+        assert!(
+            tex.contains("\\toprule")
+                && tex.contains("max\\_normal & max\\_f1")
+                && tex.contains("\\bottomrule"),
+            "{tex}"
+        );
+        assert!(pivot.to_markdown().contains("**mean ± 95 % CI**"));
+        let auroc = Pivot::build(&frame, "auroc", false, 0.95).unwrap();
+        assert_eq!(
+            auroc.blocks[0].columns,
+            ["euclidean"],
+            "one AUROC per model, not per rule"
+        );
     }
 }

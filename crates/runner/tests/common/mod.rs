@@ -44,26 +44,34 @@ pub fn mon_with_env(args: &[&str], env: &[(&str, &str)]) -> Outcome {
     outcome
 }
 
-/// A textured gray image; `defect` adds a bright square.
+/// A textured gray image; `defect` adds a bright square. The seed is also written into the
+/// first three pixels, so that images of different seeds never share their content.
 pub fn write_image(path: &Path, seed: u32, defect: bool) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let img = GrayImage::from_fn(96, 80, |x, y| {
         let texture = ((x * 7 + y * 3 + seed * 13) % 16) as u8 * 6 + ((x / 8 + y / 8) % 2) as u8 * 40 + 60;
         let square = defect && (30..60).contains(&x) && (25..55).contains(&y);
-        Luma([if square { 250 } else { texture }])
+        match (x, y) {
+            (0, 0) => Luma([(seed % 256) as u8]),
+            (1, 0) => Luma([(seed / 256 % 256) as u8]),
+            (2, 0) => Luma([(seed / 65536 % 256) as u8]),
+            _ => Luma([if square { 250 } else { texture }]),
+        }
     });
     img.save(path).unwrap();
 }
 
-/// `root/<category>/{train/good, test/good, test/scratch}` with `n_train`, 3 and 3 images.
+/// `root/<category>/{train/good, test/good, test/scratch}` with `n_train`, 3 and 3 images,
+/// none with the same content as another (in any category).
 pub fn synthetic_category(root: &Path, category: &str, n_train: u32) {
     let dir = root.join(category);
+    let base = category.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32)) % 10_000 * 1000;
     for i in 0..n_train {
-        write_image(&dir.join(format!("train/good/{i:03}.png")), i, false);
+        write_image(&dir.join(format!("train/good/{i:03}.png")), base + i, false);
     }
     for i in 0..3 {
-        write_image(&dir.join(format!("test/good/{i:03}.png")), 100 + i, false);
-        write_image(&dir.join(format!("test/scratch/{i:03}.png")), 200 + i, true);
+        write_image(&dir.join(format!("test/good/{i:03}.png")), base + 100 + i, false);
+        write_image(&dir.join(format!("test/scratch/{i:03}.png")), base + 200 + i, true);
     }
 }
 

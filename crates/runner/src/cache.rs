@@ -1,0 +1,412 @@
+//! The on-disk cache that lets a sweep change its models of normality or threshold rules without
+//! running the backbone again, and resume after an interruption.
+//!
+//! - `features/<key>/<image hash>.safetensors`: one image's features at one tap, where the key
+//!   hashes the backbone, the weights file's contents, the tap, the readout (pooled or maps) and
+//!   the preprocessing; `features/<key>/key.txt` says what the key stands for.
+//! - `scores/<cell key>/`: a finished grid cell's scores (`scores.safetensors`, exact f64) and
+//!   its anomaly-map overlays; the cell key hashes the feature key, the train and test images'
+//!   content hashes in order, the model of normality and the hold-out split.
+//!
+//! Entries are written to a temporary name and renamed into place, so a killed run leaves either
+//! a whole entry or none (stray temporaries are removed by `mon cache prune`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use rayon::prelude::*;
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+/// A blake3 content hash, as 64 hex digits.
+pub type ContentHash = String;
+
+pub fn hash_bytes(bytes: &[u8]) -> ContentHash {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+pub fn hash_file(path: &Path) -> Result<ContentHash> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(hash_bytes(&bytes))
+}
+
+/// Content hashes of `paths`, in order, read in parallel.
+pub fn hash_files(paths: &[PathBuf]) -> Result<Vec<ContentHash>> {
+    paths.par_iter().map(|p| hash_file(p)).collect()
+}
+
+pub struct Cache {
+    root: PathBuf,
+}
+
+/// One image's features at one tap: `[D]` pooled or `[C, H, W]` maps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// A finished cell's scores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellScores {
+    /// Scores of the normal reference the label-free rules see (held-out or, with no hold-out,
+    /// the fitted images).
+    pub reference: Vec<f64>,
+    pub test: Vec<f64>,
+}
+
+impl Cache {
+    pub fn open(root: &Path) -> Result<Self> {
+        for sub in ["features", "scores"] {
+            std::fs::create_dir_all(root.join(sub)).with_context(|| {
+                format!("cannot create the feature cache {}; check that it is writable, or pass --results DIR or set run.cache", root.join(sub).display())
+            })?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder of one feature key (which may not exist yet).
+    pub fn feature_dir(&self, key: &str) -> PathBuf {
+        self.root.join("features").join(key)
+    }
+
+    /// [`Cache::feature_dir`], created with its description on first use.
+    pub fn create_feature_dir(&self, key: &str, description: &str) -> Result<PathBuf> {
+        let dir = self.feature_dir(key);
+        if !dir.join("key.txt").is_file() {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            write_atomically(&dir.join("key.txt"), description.as_bytes())?;
+        }
+        Ok(dir)
+    }
+
+    /// The cached features of each image (by content hash), `None` where absent.
+    pub fn load_features(
+        &self,
+        dir: &Path,
+        images: &[ContentHash],
+    ) -> Result<Vec<Option<CachedTensor>>> {
+        images
+            .par_iter()
+            .map(|hash| {
+                let path = dir.join(format!("{hash}.safetensors"));
+                match std::fs::read(&path) {
+                    Ok(bytes) => read_f32(&bytes, "features")
+                        .map(Some)
+                        .with_context(|| corrupt(&path)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+                }
+            })
+            .collect()
+    }
+
+    pub fn store_features(
+        &self,
+        dir: &Path,
+        image: &ContentHash,
+        tensor: &CachedTensor,
+    ) -> Result<()> {
+        let bytes: Vec<u8> = tensor.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = TensorView::new(Dtype::F32, tensor.shape.clone(), &bytes)
+            .map_err(|e| anyhow!("{e}"))?;
+        let encoded =
+            safetensors::serialize([("features", view)], None).map_err(|e| anyhow!("{e}"))?;
+        write_atomically(&dir.join(format!("{image}.safetensors")), &encoded)
+    }
+
+    fn cell_dir(&self, key: &str) -> PathBuf {
+        self.root.join("scores").join(key)
+    }
+
+    pub fn load_scores(&self, key: &str) -> Result<Option<(CellScores, Vec<PathBuf>)>> {
+        let dir = self.cell_dir(key);
+        let path = dir.join("scores.safetensors");
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let tensors = SafeTensors::deserialize(&bytes).with_context(|| corrupt(&path))?;
+        let column = |name: &str| -> Result<Vec<f64>> {
+            let view = tensors.tensor(name).with_context(|| corrupt(&path))?;
+            if view.dtype() != Dtype::F64 {
+                bail!("{}", corrupt(&path));
+            }
+            Ok(view
+                .data()
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect())
+        };
+        let scores = CellScores {
+            reference: column("reference")?,
+            test: column("test")?,
+        };
+        Ok(Some((scores, png_files(&dir)?)))
+    }
+
+    /// Stores a finished cell: its scores and the overlay images `draw_overlays` writes into the
+    /// folder it is given. Returns the overlay files as stored.
+    pub fn store_scores(
+        &self,
+        key: &str,
+        scores: &CellScores,
+        draw_overlays: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<Vec<PathBuf>> {
+        let target = self.cell_dir(key);
+        let staging = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempdir_in(self.root.join("scores"))
+            .with_context(|| format!("cannot write into {}", self.root.join("scores").display()))?;
+        let f64_view = |values: &[f64]| {
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (values.len(), bytes)
+        };
+        let (nr, reference) = f64_view(&scores.reference);
+        let (nt, test) = f64_view(&scores.test);
+        let views = [
+            (
+                "reference",
+                TensorView::new(Dtype::F64, vec![nr], &reference).map_err(|e| anyhow!("{e}"))?,
+            ),
+            (
+                "test",
+                TensorView::new(Dtype::F64, vec![nt], &test).map_err(|e| anyhow!("{e}"))?,
+            ),
+        ];
+        let encoded = safetensors::serialize(views, None).map_err(|e| anyhow!("{e}"))?;
+        let path = staging.path().join("scores.safetensors");
+        std::fs::write(&path, encoded)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        draw_overlays(staging.path())?;
+        match std::fs::rename(staging.path(), &target) {
+            Ok(()) => {
+                let _ = staging.keep(); // renamed away: nothing left to remove
+            }
+            // Another process finished the same cell first; its entry is as good as ours.
+            Err(_) if target.join("scores.safetensors").is_file() => {}
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot move a finished cell into {}", target.display())
+                });
+            }
+        }
+        png_files(&target)
+    }
+
+    /// Entries and bytes per kind, for `mon cache stats`.
+    pub fn stats(&self) -> Result<Vec<(String, usize, u64)>> {
+        let mut out = Vec::new();
+        for kind in ["features", "scores"] {
+            let mut entries = 0;
+            let mut bytes = 0;
+            for dir in list(&self.root.join(kind))? {
+                if kind == "features" {
+                    for file in list(&dir)? {
+                        if file.extension().is_some_and(|e| e == "safetensors") {
+                            entries += 1;
+                        }
+                        bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
+                    }
+                } else {
+                    entries += 1;
+                    bytes += list(&dir)?
+                        .iter()
+                        .map(|f| f.metadata().map(|m| m.len()).unwrap_or(0))
+                        .sum::<u64>();
+                }
+            }
+            out.push((kind.to_string(), entries, bytes));
+        }
+        Ok(out)
+    }
+
+    /// Removes entries not written or read for `older_than`, and every leftover temporary of
+    /// an interrupted run. Returns (entries removed, bytes freed).
+    pub fn prune(&self, older_than: std::time::Duration) -> Result<(usize, u64)> {
+        let cutoff = std::time::SystemTime::now() - older_than;
+        let stale = |path: &Path| {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.starts_with(".tmp")
+                || path
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < cutoff)
+        };
+        let mut removed = (0, 0);
+        let mut remove = |path: &Path, is_dir: bool| -> Result<()> {
+            let size = if is_dir {
+                list(path)?
+                    .iter()
+                    .map(|f| f.metadata().map(|m| m.len()).unwrap_or(0))
+                    .sum()
+            } else {
+                path.metadata()?.len()
+            };
+            if is_dir {
+                std::fs::remove_dir_all(path)
+            } else {
+                std::fs::remove_file(path)
+            }
+            .with_context(|| format!("cannot remove {}", path.display()))?;
+            removed.0 += 1;
+            removed.1 += size;
+            Ok(())
+        };
+        for dir in list(&self.root.join("features"))? {
+            for file in list(&dir)? {
+                if file.file_name().is_some_and(|n| n != "key.txt") && stale(&file) {
+                    remove(&file, false)?;
+                }
+            }
+        }
+        for dir in list(&self.root.join("scores"))? {
+            if stale(&dir) {
+                remove(&dir, true)?;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Marks an entry as used, so that `prune` keeps what recent runs read.
+pub fn touch(path: &Path) {
+    if let Ok(file) = std::fs::File::options().append(true).open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+}
+
+fn corrupt(path: &Path) -> String {
+    format!(
+        "{} is not a valid cache entry (an interrupted write?); delete it or run `mon cache prune`",
+        path.display()
+    )
+}
+
+fn read_f32(bytes: &[u8], name: &str) -> Result<CachedTensor> {
+    let tensors = SafeTensors::deserialize(bytes)?;
+    let view = tensors.tensor(name)?;
+    if view.dtype() != Dtype::F32 {
+        bail!("expected f32 values");
+    }
+    let data = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .collect();
+    Ok(CachedTensor {
+        shape: view.shape().to_vec(),
+        data,
+    })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().expect("cache files live in a folder");
+    let mut file = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
+    file.persist(path)
+        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+fn list(dir: &Path) -> Result<Vec<PathBuf>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.filter_map(|e| e.ok().map(|e| e.path())).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    }
+}
+
+fn png_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = list(dir)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_and_scores_round_trip_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let features = cache.create_feature_dir("k", "backbone=x").unwrap();
+        let tensor = CachedTensor {
+            shape: vec![2, 1, 2],
+            data: vec![1.0, -0.5, f32::MIN_POSITIVE, 3.25],
+        };
+        let hashes = vec![hash_bytes(b"a"), hash_bytes(b"b")];
+        cache
+            .store_features(&features, &hashes[0], &tensor)
+            .unwrap();
+        assert_eq!(
+            cache.load_features(&features, &hashes).unwrap(),
+            [Some(tensor), None]
+        );
+
+        let scores = CellScores {
+            reference: vec![0.1, 1.0 / 3.0],
+            test: vec![std::f64::consts::PI, 2e-300, 7.0],
+        };
+        assert!(cache.load_scores("cell").unwrap().is_none());
+        let overlays = cache
+            .store_scores("cell", &scores, |d| {
+                Ok(std::fs::write(d.join("o.png"), b"png")?)
+            })
+            .unwrap();
+        let (loaded, stored) = cache.load_scores("cell").unwrap().unwrap();
+        assert_eq!(loaded, scores, "bit-exact, so cached runs equal fresh ones");
+        assert_eq!(stored, overlays);
+        assert_eq!(stored.len(), 1);
+        let stats = cache.stats().unwrap();
+        assert_eq!(
+            stats
+                .iter()
+                .map(|s| (s.0.as_str(), s.1))
+                .collect::<Vec<_>>(),
+            [("features", 1), ("scores", 1)]
+        );
+    }
+
+    #[test]
+    fn a_torn_entry_is_reported_not_trusted_and_prune_clears_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let features = cache.create_feature_dir("k", "x").unwrap();
+        let hash = hash_bytes(b"img");
+        std::fs::write(features.join(format!("{hash}.safetensors")), b"half").unwrap();
+        let err = format!("{:#}", cache.load_features(&features, &[hash]).unwrap_err());
+        assert!(
+            err.contains("not a valid cache entry") && err.contains("mon cache prune"),
+            "{err}"
+        );
+        std::fs::create_dir(dir.path().join("scores/.tmp-abc")).unwrap();
+        let (removed, _) = cache.prune(std::time::Duration::from_secs(3600)).unwrap();
+        assert_eq!(
+            removed, 1,
+            "the temporary of an interrupted run goes, recent entries stay"
+        );
+        assert_eq!(cache.stats().unwrap()[0].1, 1);
+        let (removed, _) = cache.prune(std::time::Duration::ZERO).unwrap();
+        assert_eq!(removed, 1);
+    }
+}

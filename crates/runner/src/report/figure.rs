@@ -1,0 +1,73 @@
+//! What every figure shares: the embedded font (figures look the same on every machine and
+//! need no system fonts), PNG + SVG output, and file names made from grid names.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{Context, Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+pub const FONT: &str = "sans-serif";
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+            .unwrap_or_else(|_| panic!("the embedded DejaVu Sans font is valid"));
+    });
+}
+
+/// A figure drawn the same way on any plotters backend.
+pub trait Figure {
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>;
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` into `dir` (created if needed).
+pub fn write_figure(dir: &Path, stem: &str, figure: &impl Figure) -> Result<()> {
+    register_font();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let png = dir.join(format!("{stem}.png"));
+    figure
+        .draw(BitMapBackend::new(&png, figure.size()).into_drawing_area())
+        .map_err(|e| anyhow!("cannot draw {}: {e}", png.display()))?;
+    let svg = dir.join(format!("{stem}.svg"));
+    figure
+        .draw(SVGBackend::new(&svg, figure.size()).into_drawing_area())
+        .map_err(|e| anyhow!("cannot draw {}: {e}", svg.display()))
+}
+
+/// A file-name-safe form of grid names: `patch_knn{memory=20000}` → `patch_knn-memory-20000`.
+pub fn slug(parts: &[&str]) -> String {
+    let joined = parts.join("_");
+    let mut out = String::new();
+    for ch in joined.chars() {
+        let ch = if ch.is_ascii_alphanumeric() || "._-".contains(ch) {
+            ch
+        } else {
+            '-'
+        };
+        if !(ch == '-' && out.ends_with('-')) {
+            out.push(ch);
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_safe_file_names() {
+        assert_eq!(
+            slug(&["grid", "block5", "patch_knn{memory=20000,coreset=random}"]),
+            "grid_block5_patch_knn-memory-20000-coreset-random"
+        );
+        assert_eq!(slug(&["a/b", "..x"]), "a-b_..x");
+    }
+}
