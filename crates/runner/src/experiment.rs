@@ -776,3 +776,24 @@ rules = ["mean_k_std{k=3}", "max_f1"]
         assert!(err.contains("exp.toml") && err.contains("line 2"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+
+    /// Every experiment in `experiments/` (and the presets they name) loads and checks.
+    #[test]
+    fn every_shipped_experiment_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let plan = Plan::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                names.push(plan.experiment.name);
+            }
+        }
+        names.sort();
+        assert_eq!(names, ["backbones", "grid", "grid-models", "quickstart", "taps", "threshold-rules"]);
+    }
+}
