@@ -25,16 +25,17 @@ impl Sweep {
         if positives == 0 || negatives == 0 {
             return Err(Error::NeedsBothClasses { metric, normal: negatives, anomalous: positives });
         }
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        // The order within a tie does not matter: only the counts at its end are kept.
-        order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        // (score, label) pairs sort faster than indices into the scores (no indirection). The
+        // order within a tie does not matter: only the counts at its end are kept.
+        let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
+        pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
         let (mut thresholds, mut tps, mut fps) = (Vec::new(), Vec::new(), Vec::new());
         let (mut tp, mut fp) = (0, 0);
-        for (rank, &i) in order.iter().enumerate() {
-            if labels[i] { tp += 1 } else { fp += 1 }
-            let last_of_tie = order.get(rank + 1).is_none_or(|&next| scores[next] != scores[i]);
+        for (rank, &(score, label)) in pairs.iter().enumerate() {
+            if label { tp += 1 } else { fp += 1 }
+            let last_of_tie = pairs.get(rank + 1).is_none_or(|next| next.0 != score);
             if last_of_tie {
-                thresholds.push(scores[i]);
+                thresholds.push(score);
                 tps.push(tp);
                 fps.push(fp);
             }
