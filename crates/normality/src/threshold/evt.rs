@@ -2,7 +2,7 @@
 
 use crate::error::{require, require_open_unit};
 use crate::threshold::{
-    LabelledScores, RuleKind, ThresholdRule, floor_of_decimal, increasing_root, kth_highest, undefined, validation_copy,
+    LabelledScores, RuleKind, ThresholdRule, floor_of_decimal, increasing_root, kth_highest, undefined, validation_copy, ULPS,
 };
 use crate::Result;
 
@@ -112,16 +112,19 @@ pub fn fit_gpd(peaks: &[f64]) -> Result<Gpd> {
     )?;
     let profile = Profile { peaks, mean: peaks.iter().sum::<f64>() / peaks.len() as f64 };
     let y_max = peaks.iter().copied().fold(0.0, f64::max);
-    // ξ(x) increases from −∞ at x = −1/y_max, and ξ(x) > ln x + mean ln y bounds where it reaches 5.
+    // ξ(x) increases from −∞ at x = −1/y_max, concave: Newton from the left of its root never
+    // overshoots. With many peaks ξ = −1 lies within rounding of −1/y_max: then so does x_low.
     let shape_at = |target: f64| {
         move |x: f64| {
             let [shape, d_shape, _] = profile.shape_derivatives(x);
             (shape - target, d_shape)
         }
     };
-    let x_low = increasing_root(-1.0 / y_max, 0.0, f64::NAN, shape_at(-1.0));
+    let edge = -(1.0 - 4.0 * f64::EPSILON) / y_max;
+    let x_low = if shape_at(-1.0)(edge).0 >= 0.0 { edge } else { increasing_root(-1.0 / y_max, 0.0, edge, ULPS, shape_at(-1.0)) };
+    // ξ(x) > ln x + mean ln y bounds where it reaches 5.
     let mean_log = peaks.iter().map(|y| y.ln()).sum::<f64>() / peaks.len() as f64;
-    let x_high = increasing_root(0.0, (5.0 - mean_log).exp(), f64::NAN, shape_at(5.0));
+    let x_high = increasing_root(0.0, (5.0 - mean_log).exp(), f64::NAN, ULPS, shape_at(5.0));
 
     let ladder = |end: f64| {
         (0..)
@@ -146,7 +149,8 @@ pub fn fit_gpd(peaks: &[f64]) -> Result<Gpd> {
         let x = if straddles_zero || profile.slope_and_curvature(a).0 >= 0.0 || profile.slope_and_curvature(b).0 <= 0.0 {
             golden_section(a, b, |x| profile.value(x))
         } else {
-            increasing_root(a, b, grid[i], |x| profile.slope_and_curvature(x))
+            // f′ is accurate to ~1e-13 only (it cancels), so Newton stops there.
+            increasing_root(a, b, grid[i], 1e-12, |x| profile.slope_and_curvature(x))
         };
         let value = profile.value(x);
         if value < best.0 {

@@ -3,7 +3,7 @@
 use crate::error::{require, require_open_unit};
 use crate::threshold::{
     LabelledScores, RuleKind, ThresholdRule, ceil_of_decimal, check_validation, floor_of_decimal, increasing_root, kth_highest, median,
-    undefined,
+    undefined, ULPS,
     validation_copy,
 };
 use crate::Result;
@@ -290,7 +290,7 @@ impl ThresholdRule for KdeTail {
             hi += 10.0 * h;
         }
         // Newton from the empirical quantile: bisection's root in about 5 passes instead of ~60.
-        Ok(increasing_root(lo, hi, empirical, |t| {
+        Ok(increasing_root(lo, hi, empirical, ULPS, |t| {
             let (survival, density) = survival_and_density(t);
             (self.fpr - survival, density)
         }))

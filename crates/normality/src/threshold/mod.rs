@@ -138,22 +138,25 @@ pub(crate) fn median(values: &mut [f64]) -> f64 {
 
 /// The root of an increasing `g` inside `(lo, hi)`, where `g(lo) < 0 ≤ g(hi)` (neither is
 /// evaluated): Newton's method from `start`, kept inside the shrinking bracket (a bisection step
-/// wherever Newton would leave it), until the step is down to the rounding noise of `g` (a few
-/// ulps). `g` returns its value and derivative. Bisection's answer in a handful of evaluations
-/// instead of ~60, which matters where each evaluation is a pass over thousands of scores.
-pub(crate) fn increasing_root(mut lo: f64, mut hi: f64, start: f64, mut g: impl FnMut(f64) -> (f64, f64)) -> f64 {
+/// wherever Newton would leave it), until a step is at most `tolerance` relative (a few ulps where
+/// `g` is accurate to rounding). `g` returns its value and derivative. Bisection's answer in a
+/// handful of evaluations instead of ~60, which matters where each is a pass over many scores.
+pub(crate) fn increasing_root(mut lo: f64, mut hi: f64, start: f64, tolerance: f64, mut g: impl FnMut(f64) -> (f64, f64)) -> f64 {
     let mut t = if start > lo && start < hi { start } else { lo + (hi - lo) / 2.0 };
     loop {
         let (value, slope) = g(t);
         if value < 0.0 { lo = t } else { hi = t }
         let newton = t - value / slope;
         let next = if newton > lo && newton < hi { newton } else { lo + (hi - lo) / 2.0 };
-        if (next - t).abs() <= 4.0 * f64::EPSILON * t.abs() || next <= lo || next >= hi {
+        if (next - t).abs() <= tolerance * t.abs() || next <= lo || next >= hi {
             return next;
         }
         t = next;
     }
 }
+
+/// [`increasing_root`]'s tolerance for a `g` accurate to rounding.
+pub(crate) const ULPS: f64 = 4.0 * f64::EPSILON;
 
 /// `⌊x⌋`, forgiving the rounding of decimal parameters: `10 × (1 − 0.8)` is
 /// 1.9999999999999996 in floating point and must count as 2.
