@@ -9,7 +9,8 @@ use crate::threshold::{
 use crate::Result;
 
 /// `mean + k·std` of the validation scores (sample standard deviation, `n − 1` in the
-/// denominator): the paper's rule, exact for Gaussian scores, fragile under outliers.
+/// denominator): the paper's rule, exact for Gaussian scores, fragile under outliers. `k ≥ 0`: a
+/// negative `k` puts the threshold below the mean, flagging most normal images.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MeanKStd {
     k: f64,
@@ -19,7 +20,7 @@ impl MeanKStd {
     pub const DEFAULT_K: f64 = 3.0;
 
     pub fn new(k: f64) -> Result<Self> {
-        require(k.is_finite(), "mean_k_std", "k", k, "a finite number")?;
+        require(k.is_finite() && k >= 0.0, "mean_k_std", "k", k, "a finite number ≥ 0 (below 0 the threshold is under the mean and flags most normal images)")?;
         Ok(Self { k })
     }
 }

@@ -216,6 +216,7 @@ mod tests {
             ("mean_k_std{q=1}", "no parameter `q`"),
             ("mean_k_std{k=abc}", "must be a number"),
             ("mean_k_std{k=inf}", "finite"),
+            ("mean_k_std{k=-1}", "mean_k_std: invalid parameter `k` = -1: expected a finite number ≥ 0"),
             ("manual", "needs a value"),
             ("mean_k_std{k=3", "does not end"),
             ("quantile{q=1}", "quantile: invalid parameter `q` = 1"),
