@@ -131,7 +131,7 @@ pub(crate) fn median(values: &mut [f64]) -> f64 {
     let n = values.len();
     let (below, &mut upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
     match below.iter().copied().max_by(f64::total_cmp) {
-        Some(lower) if n % 2 == 0 => (lower + upper) / 2.0,
+        Some(lower) if n.is_multiple_of(2) => (lower + upper) / 2.0,
         _ => upper,
     }
 }
