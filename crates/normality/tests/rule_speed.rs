@@ -1,12 +1,10 @@
 //! How long each threshold rule takes over 10 000 validation and 10 000 test scores, measured
-//! as the fastest of 20 rounds so that other tests running beside this one do not decide the
+//! as the fastest of 50 rounds so that other tests running beside this one do not decide the
 //! outcome. This crate is built at opt-level 3 in the dev profile too, so `cargo test`
 //! measures the code users run.
 //!
-//! Issue 4's target is 5 ms for all rules together. The rules that sort or sweep the scores
-//! take about 4 ms together; `evt_pot` (a likelihood scan over the tail) and `kde_tail` (Newton
-//! on a sum of 10 000 kernels, erfc and exp per term) about 12 and 7 ms each. The bounds below
-//! (twice that, for noisy CI machines) catch regressions; docs/performance.md has the numbers.
+//! Issue 4's criterion: all rules together in under 5 ms. They take about 2.7 ms on the 2-core CI
+//! machine (docs/performance.md has the numbers per rule).
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +13,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 #[test]
-fn threshold_rules_over_ten_thousand_scores_stay_within_their_time() {
+fn all_threshold_rules_over_ten_thousand_scores_take_under_five_ms() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     // Gamma-like normal scores (a heavy right tail, as distances have) and shifted anomalies.
     let mut normal = || -> f64 { (0..3).map(|_| -rng.random_range(f64::EPSILON..1.0).ln()).sum() };
@@ -26,9 +24,9 @@ fn threshold_rules_over_ten_thousand_scores_stay_within_their_time() {
     let test = LabelledScores { scores: &scores, labels: &labels };
     let rules: Vec<_> = RULE_SYNTAX.split(", ").map(|s| parse_rule(s).unwrap()).collect();
 
-    // The fastest of 20 rounds, per rule.
+    // The fastest of 50 rounds, per rule.
     let mut fastest = vec![Duration::MAX; rules.len()];
-    for _ in 0..20 {
+    for _ in 0..50 {
         for (rule, best) in rules.iter().zip(&mut fastest) {
             let start = Instant::now();
             let threshold = rule.threshold(&validation, &test).unwrap_or_else(|e| panic!("{}: {e}", rule.name()));
@@ -41,11 +39,5 @@ fn threshold_rules_over_ten_thousand_scores_stay_within_their_time() {
         eprintln!("{:>28}: {:8.3} ms", rule.name(), time.as_secs_f64() * 1e3);
     }
     eprintln!("{} rules over 10 000 validation and 10 000 test scores: {:.2} ms", rules.len(), total.as_secs_f64() * 1e3);
-    let slow = |name: &str| name.starts_with("evt_pot") || name.starts_with("kde_tail");
-    let (mut sweeping, mut fitting) = (Duration::ZERO, Duration::ZERO);
-    for (rule, time) in rules.iter().zip(&fastest) {
-        if slow(&rule.name()) { fitting = fitting.max(*time) } else { sweeping += *time }
-    }
-    assert!(sweeping < Duration::from_millis(8), "the sorting and sweeping rules took {sweeping:?} together");
-    assert!(fitting < Duration::from_millis(25), "the slowest fitted rule took {fitting:?}");
+    assert!(total < Duration::from_millis(5), "all {} rules took {total:?} together, issue 4 allows 5 ms", rules.len());
 }

@@ -25,19 +25,29 @@ impl Sweep {
         if positives == 0 || negatives == 0 {
             return Err(Error::NeedsBothClasses { metric, normal: negatives, anomalous: positives });
         }
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        // The order within a tie does not matter: only the counts at its end are kept.
-        order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-        let (mut thresholds, mut tps, mut fps) = (Vec::new(), Vec::new(), Vec::new());
+        // Each class's scores sorted on their own as integer keys (the fastest sort here), then
+        // merged from the top, one point per distinct score.
+        let sorted_keys = |class: bool| {
+            let mut keys: Vec<u64> = scores.iter().zip(labels).filter(|&(_, &l)| l == class).map(|(&s, _)| descending_key(s)).collect();
+            keys.sort_unstable();
+            keys
+        };
+        let (anomalous, normal) = (sorted_keys(true), sorted_keys(false));
+        let (mut thresholds, mut tps, mut fps) = (Vec::with_capacity(scores.len()), Vec::new(), Vec::new());
+        tps.reserve(scores.len());
+        fps.reserve(scores.len());
         let (mut tp, mut fp) = (0, 0);
-        for (rank, &i) in order.iter().enumerate() {
-            if labels[i] { tp += 1 } else { fp += 1 }
-            let last_of_tie = order.get(rank + 1).is_none_or(|&next| scores[next] != scores[i]);
-            if last_of_tie {
-                thresholds.push(scores[i]);
-                tps.push(tp);
-                fps.push(fp);
+        while tp < positives || fp < negatives {
+            let key = *[anomalous.get(tp), normal.get(fp)].into_iter().flatten().min().expect("scores remain");
+            while anomalous.get(tp) == Some(&key) {
+                tp += 1;
             }
+            while normal.get(fp) == Some(&key) {
+                fp += 1;
+            }
+            thresholds.push(from_descending_key(key));
+            tps.push(tp);
+            fps.push(fp);
         }
         Ok(Sweep { thresholds, tps, fps, positives, negatives })
     }
@@ -50,6 +60,18 @@ impl Sweep {
     pub fn confusion(&self, i: usize) -> Confusion {
         Confusion { tp: self.tps[i], fp: self.fps[i], fn_: self.positives - self.tps[i], tn: self.negatives - self.fps[i] }
     }
+}
+
+/// Integers in the reverse of `f64::total_cmp`'s order (an ascending integer sort is the fastest
+/// sort here), with −0 folded into +0 as the two compare equal: negative scores keep their bits
+/// (more negative, larger), non-negative ones flip all but the sign bit. Its own inverse.
+fn descending_key(score: f64) -> u64 {
+    let bits = (score + 0.0).to_bits();
+    if bits >> 63 == 1 { bits } else { bits ^ (u64::MAX >> 1) }
+}
+
+fn from_descending_key(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 { key } else { key ^ (u64::MAX >> 1) })
 }
 
 pub(crate) fn check_inputs(scores: &[f64], labels: &[bool]) -> Result<()> {
@@ -149,6 +171,16 @@ pub fn max_f1(scores: &[f64], labels: &[bool]) -> Result<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sweep_orders_signed_scores_and_merges_signed_zeros() {
+        let scores = [-1.5, 0.0, -0.0, 2.0, -3.0, 1e-300, -1e-300, 2.0];
+        let labels = [true, false, true, false, true, false, true, true];
+        let sweep = Sweep::new(&scores, &labels, "test").unwrap();
+        assert_eq!(sweep.thresholds, vec![2.0, 1e-300, 0.0, -1e-300, -1.5, -3.0]);
+        assert_eq!(sweep.tps, vec![1, 1, 2, 3, 4, 5]);
+        assert_eq!(sweep.fps, vec![1, 2, 3, 3, 3, 3]);
+    }
 
     #[test]
     fn auroc_counts_ties_half() {
