@@ -16,12 +16,19 @@ pub struct BarsFigure {
     pub panels: Vec<(String, Vec<Vec<Option<f64>>>)>,
 }
 
+/// Width of the legend column, in pixels.
+const LEGEND: u32 = 270;
+
+/// Rule `r`'s colour; oracle rules paler, as they are not deployable.
+fn style(r: usize, oracle: bool) -> ShapeStyle {
+    let color = Palette99::pick(r).to_rgba();
+    if oracle { color.mix(0.45).filled() } else { color.filled() }
+}
+
 impl Figure for BarsFigure {
     fn size(&self) -> (u32, u32) {
-        (
-            160 + 90 * (self.categories.len() * self.rules.len().max(1)).clamp(4, 24) as u32,
-            300 * self.panels.len().max(1) as u32 + 60,
-        )
+        let bars = (self.categories.len() * (self.rules.len() + 1)) as u32;
+        (LEGEND + 80 + (22 * bars).clamp(360, 1400), 260 * self.panels.len().max(1) as u32 + 60)
     }
 
     fn draw<DB: DrawingBackend>(
@@ -30,11 +37,19 @@ impl Figure for BarsFigure {
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         root.fill(&WHITE)?;
         let root = root.titled(&self.title, (FONT, 20))?;
+        let (plots, legend) = root.split_horizontally(root.dim_in_pixel().0 - LEGEND);
+        // The legend sits beside the panels, where it cannot hide a bar.
+        for (r, (rule, oracle)) in self.rules.iter().enumerate() {
+            let y = 30 + 20 * r as i32;
+            let label = format!("{rule}{}", if *oracle { " (oracle)" } else { "" });
+            legend.draw(&Rectangle::new([(8, y - 6), (24, y + 6)], style(r, *oracle)))?;
+            legend.draw(&Text::new(label, (30, y - 7), (FONT, 13).into_font()))?;
+        }
         let n_rules = self.rules.len().max(1);
         // Categories on an integer axis: category c's bars span [c·(R+1), c·(R+1) + R).
         let slot = n_rules + 1;
         let width = (self.categories.len() * slot) as i32;
-        for (p, (area, (metric, values))) in root
+        for (p, (area, (metric, values))) in plots
             .split_evenly((self.panels.len(), 1))
             .iter()
             .zip(&self.panels)
@@ -61,43 +76,16 @@ impl Figure for BarsFigure {
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 15))
                 .draw()?;
-            for (r, (rule, oracle)) in self.rules.iter().enumerate() {
-                let color = Palette99::pick(r).to_rgba();
-                let style = if *oracle {
-                    color.mix(0.45).filled()
-                } else {
-                    color.filled()
-                };
+            for (r, (_, oracle)) in self.rules.iter().enumerate() {
                 let bars = values.iter().enumerate().filter_map(|(c, row)| {
                     let v = row.get(r).copied().flatten()?;
                     let x = (c * slot + r) as i32;
-                    Some(Rectangle::new(
-                        [
-                            (SegmentValue::Exact(x), 0.0),
-                            (SegmentValue::Exact(x + 1), v),
-                        ],
-                        style,
-                    ))
+                    Some(Rectangle::new([(SegmentValue::Exact(x), 0.0), (SegmentValue::Exact(x + 1), v)], style(r, *oracle)))
                 });
-                let series = chart.draw_series(bars)?;
-                if p == 0 {
-                    let label = format!("{rule}{}", if *oracle { " (oracle)" } else { "" });
-                    series
-                        .label(label)
-                        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], style));
-                }
-            }
-            if p == 0 {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .label_font((FONT, 12))
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK.mix(0.5))
-                    .draw()?;
+                chart.draw_series(bars)?;
             }
         }
-        Ok(())
+        root.present()
     }
 }
 

@@ -28,7 +28,7 @@ fn colour(v: f64) -> RGBColor {
 impl Figure for HeatmapFigure {
     fn size(&self) -> (u32, u32) {
         (
-            220 + 110 * self.columns.len() as u32,
+            (220 + 110 * self.columns.len() as u32).max(600),
             120 + 56 * self.rows.len() as u32,
         )
     }

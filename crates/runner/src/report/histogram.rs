@@ -110,8 +110,9 @@ impl Figure for HistogramFigure {
                 [(*threshold, 0.0), (*threshold, top)],
                 style,
             ))?;
-            // Labels step down so that close thresholds stay readable.
-            let y = top * (0.97 - 0.06 * (i % 8) as f64);
+            // Each label on its own line, so that close thresholds stay readable.
+            let step = (0.85 / self.thresholds.len() as f64).min(0.06);
+            let y = top * (0.97 - step * i as f64);
             let label = format!("{rule}{}", if *oracle { " (oracle)" } else { "" });
             chart.draw_series([Text::new(label, (*threshold, y), (FONT, 12).into_font())])?;
         }
