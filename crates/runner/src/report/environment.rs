@@ -19,7 +19,7 @@ const LIBRARIES: [&str; 6] = [
 #[derive(Debug, Serialize)]
 pub struct Environment {
     pub mon: &'static str,
-    pub libraries: Vec<(String, String)>,
+    pub libraries: std::collections::BTreeMap<String, String>,
     /// `git rev-parse HEAD` in the directory `mon` ran in, `-dirty` when tracked files differ.
     pub git_revision: Option<String>,
     pub device: String,
