@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mon_backbone::Backbone;
+use mon_backbone::{Backbone, DeviceChoice};
 use mon_normality::split::{HoldOut, hold_out};
 
 use crate::cache::{Cache, CellScores, ContentHash, hash_bytes, hash_file, hash_files};
@@ -220,6 +220,7 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
             let network = Network {
                 index: first.backbone,
                 loaded: &mut backbone,
+                console: &console,
             };
             features_for(
                 &plan,
@@ -241,7 +242,8 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
             )
             .with_context(|| {
                 format!(
-                    "{}: splitting {} train/good images",
+                    "{}: `normality.validation_fraction`: {}: holding out from {} train/good images",
+                    plan.file.display(),
                     category.name,
                     category.train.len()
                 )
@@ -447,12 +449,17 @@ impl<'p> Keys<'p> {
 struct Network<'a> {
     index: usize,
     loaded: &'a mut Option<(usize, Backbone)>,
+    console: &'a Console,
 }
 
 impl Network<'_> {
     fn get(&mut self, plan: &Plan) -> Result<&Backbone> {
         if self.loaded.is_none() {
             let choice = &plan.backbones[self.index];
+            if plan.device == DeviceChoice::Wgpu {
+                // Otherwise the first batch looks like a hang on a software driver.
+                self.console.say("wgpu: the first batches compile the GPU kernels (minutes on a software Vulkan driver such as lavapipe)".into());
+            }
             *self.loaded = Some((
                 self.index,
                 Backbone::load(choice.spec, &choice.weights, plan.device.open()?)?,

@@ -96,3 +96,16 @@ fn wgpu_without_an_adapter_is_an_error_not_a_panic() {
     assert!(out.stderr.contains("device `wgpu` is not usable") && out.stderr.contains("--device cpu"), "{}", out.stderr);
     assert!(finished_runs(&results, "synthetic").is_empty());
 }
+
+#[test]
+fn a_hold_out_that_leaves_no_training_image_names_the_file_and_the_key() {
+    let Some(weights) = mon_testkit::weights("efficientnet-lite0-57934424.pth") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synthetic_category(&data, "alpha", 4);
+    let exp = experiment(dir.path(), &data, &weights, &["alpha"]);
+    let text = std::fs::read_to_string(&exp).unwrap().replace("validation_fraction = 0.25", "validation_fraction = 0.9");
+    std::fs::write(&exp, text).unwrap();
+    let err = run_expecting_failure(&exp, &dir.path().join("results"));
+    assert!(err.contains("exp.toml: `normality.validation_fraction`: alpha") && err.contains("at least one normal training image"), "{err}");
+}

@@ -96,6 +96,8 @@ fn every_rule_runs_by_default_and_bootstrap_adds_intervals() {
     assert!(interval["low"].as_f64().unwrap() <= interval["high"].as_f64().unwrap(), "{interval}");
     assert!(out["auroc_interval"].is_object());
     assert!(out.get("roc").is_none(), "curves only with --curves");
+    let huge = mon(&["thresholds", "--scores", csv.to_str().unwrap(), "--bootstrap", "1000000000"]);
+    assert!(!huge.success && huge.stderr.contains("--bootstrap 1000000000: at most 100000"), "{}", huge.stderr);
 }
 
 #[test]

@@ -12,6 +12,9 @@ use mon_normality::threshold::{LabelledScores, RULE_SYNTAX, ThresholdRule, parse
 use polars::prelude::{CsvReadOptions, SerReader};
 use serde::Serialize;
 
+/// More resamples only cost time: the percentile bounds settle long before.
+const MAX_BOOTSTRAP: usize = 100_000;
+
 #[derive(Args, Debug)]
 pub struct ThresholdsArgs {
     /// CSV with a header and the columns `split,label,score` (others are ignored): `split` is
@@ -50,6 +53,9 @@ struct Report {
 /// Runs the command; returns the JSON text.
 pub fn thresholds(args: &ThresholdsArgs) -> Result<String> {
     let rules = rules(&args.rules)?;
+    if args.bootstrap > MAX_BOOTSTRAP {
+        bail!("--bootstrap {}: at most {MAX_BOOTSTRAP} resamples (1000 is usual; 10 000 already fixes the interval bounds to about ±0.005)", args.bootstrap);
+    }
     let bootstrap = (args.bootstrap > 0).then(|| Bootstrap::new(args.bootstrap, args.level, args.seed)).transpose()?;
     let scores = ScoresFile::read(&args.scores)?;
     let test = LabelledScores { scores: &scores.test, labels: &scores.labels };
