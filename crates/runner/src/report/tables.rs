@@ -579,25 +579,10 @@ impl Pivot {
                 "---:|".repeat(block.columns.len())
             ));
             for (category, values) in &block.rows {
-                out.push_str(&format!(
-                    "| {category} | {} |\n",
-                    values
-                        .iter()
-                        .map(|v| number(*v))
-                        .collect::<Vec<_>>()
-                        .join(" | ")
-                ));
+                out.push_str(&format!("| {category} | {} |\n", numbers(values).join(" | ")));
             }
-            let summary: Vec<String> = block
-                .summary
-                .iter()
-                .map(|s| summary_cell(*s, " ± "))
-                .collect();
-            out.push_str(&format!(
-                "| **mean ± {:.0} % CI** | {} |\n\n",
-                self.level * 100.0,
-                summary.join(" | ")
-            ));
+            let summary = block.summary_cells(" ± ").join(" | ");
+            out.push_str(&format!("| **mean ± {:.0} % CI** | {summary} |\n\n", self.level * 100.0));
         }
         out
     }
@@ -617,22 +602,10 @@ impl Pivot {
                 block.columns.iter().map(|c| latex(c)).collect::<Vec<_>>().join(" & ")
             ));
             for (category, values) in &block.rows {
-                out.push_str(&format!(
-                    "{} & {} \\\\\n",
-                    latex(category),
-                    values
-                        .iter()
-                        .map(|v| number(*v))
-                        .collect::<Vec<_>>()
-                        .join(" & ")
-                ));
+                out.push_str(&format!("{} & {} \\\\\n", latex(category), numbers(values).join(" & ")));
             }
-            let summary: Vec<String> = block
-                .summary
-                .iter()
-                .map(|s| summary_cell(*s, " $\\pm$ "))
-                .collect();
-            out.push_str(&format!("\\midrule\nmean $\\pm$ {:.0}\\,\\% CI & {} \\\\\n\\bottomrule\n\\end{{tabular}}\n\n", self.level * 100.0, summary.join(" & ")));
+            let summary = block.summary_cells(" $\\pm$ ").join(" & ");
+            out.push_str(&format!("\\midrule\nmean $\\pm$ {:.0}\\,\\% CI & {summary} \\\\\n\\bottomrule\n\\end{{tabular}}\n\n", self.level * 100.0));
         }
         out
     }
@@ -656,8 +629,15 @@ fn half_width(values: &[f64], level: f64) -> Option<f64> {
     Some(t * sd / (n as f64).sqrt())
 }
 
-fn number(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "—".into())
+fn numbers(values: &[Option<f64>]) -> Vec<String> {
+    values.iter().map(|v| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "—".into())).collect()
+}
+
+impl PivotBlock {
+    /// The mean row's cells, `mean<pm>half-width`.
+    fn summary_cells(&self, pm: &str) -> Vec<String> {
+        self.summary.iter().map(|s| summary_cell(*s, pm)).collect()
+    }
 }
 
 fn summary_cell(s: Option<(f64, Option<f64>)>, pm: &str) -> String {
