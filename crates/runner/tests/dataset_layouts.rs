@@ -1,12 +1,14 @@
-//! The three dataset layouts through `mon data check --layout`: counts a user can compare with their files, errors naming the file,
+//! The three dataset layouts through `mon data check --layout`, and the Magnetic-Tile converter
+//! checked by the loader: counts a user can compare with their files, errors naming the file,
 //! the line and the fix.
 
 mod common;
 
 use std::path::Path;
+use std::process::Command;
 
 use common::*;
-use image::{GrayImage, Luma};
+use image::{GrayImage, Luma, RgbImage};
 use mon_runner::dataset::{FolderSplit, Layout, load_dataset};
 
 #[test]
@@ -92,4 +94,62 @@ fn manifest_categories_are_chosen_by_name_in_order() {
     assert_eq!(names(Some(&["b".into(), "a".into()])), ["b", "a"]);
     let err = load_dataset(Layout::Manifest, &manifest, Some(&["c".into()]), &split).unwrap_err().to_string();
     assert!(err.contains("m.csv: no category `c`; it has a, b"), "{err}");
+}
+
+/// A tiny Magnetic-Tile tree (two classes plus MT_Free, JPEG tiles with same-name PNG masks of
+/// varying sizes, as in the real set) converted and read back in MVTec layout.
+#[test]
+fn magnetic_tile_converts_to_a_checked_mvtec_category() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipping: python3 is absent, and scripts/convert-magnetic-tile.sh needs it");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("Magnetic-Tile-Defect");
+    let tile = |class: &str, stem: &str, size: u32, mask: bool| {
+        let imgs = src.join(class).join("Imgs");
+        std::fs::create_dir_all(&imgs).unwrap();
+        RgbImage::from_fn(size, size + 7, |x, y| image::Rgb([(x * 5) as u8, (y * 3) as u8, 90])).save(imgs.join(format!("{stem}.jpg"))).unwrap();
+        if mask {
+            GrayImage::from_fn(size, size + 7, |x, _| Luma([if x > size / 2 { 255 } else { 0 }])).save(imgs.join(format!("{stem}.png"))).unwrap();
+        }
+    };
+    for i in 0..10 {
+        tile("MT_Free", &format!("exp1_num_{i}"), 40 + i, true);
+    }
+    tile("MT_Blowhole", "exp1_num_4727", 50, true);
+    tile("MT_Blowhole", "exp2_num_11", 33, true);
+    tile("MT_Crack", "exp3_num_5", 45, true);
+
+    let convert = |out: &Path, seed: &str| {
+        let script = mon_testkit::project_root().join("scripts/convert-magnetic-tile.sh");
+        let run = Command::new(script).args([src.to_str().unwrap(), out.to_str().unwrap(), "0.3", seed]).output().unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    let out = dir.path().join("mvtec");
+    let printed = convert(&out, "5");
+    assert!(printed.contains("train/good: 7") && printed.contains("test/good: 3") && printed.contains("test/blowhole: 2"), "{printed}");
+
+    let split = FolderSplit::default();
+    let tile_cat = load_dataset(Layout::Mvtec, &out, None, &split).unwrap().remove(0);
+    assert_eq!(tile_cat.name, "tile");
+    assert_eq!(tile_cat.train.len(), 7);
+    let anomalous: Vec<(&str, bool)> = tile_cat.test.iter().filter(|s| s.anomalous).map(|s| (s.defect_type.as_str(), s.mask.is_some())).collect();
+    assert_eq!(anomalous, [("blowhole", true), ("blowhole", true), ("crack", true)]);
+    let check = mon(&["data", "check", out.to_str().unwrap()]);
+    assert!(check.success && check.stdout.contains("masks 3/3") && check.stdout.contains("no errors"), "{}{}", check.stdout, check.stderr);
+
+    let good_test = |out: &Path| -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(out.join("tile/test/good")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    let again = dir.path().join("again");
+    convert(&again, "5");
+    assert_eq!(good_test(&again), good_test(&out), "the same seed gives the same split");
+
+    let refused = Command::new(mon_testkit::project_root().join("scripts/convert-magnetic-tile.sh")).args([src.to_str().unwrap(), out.to_str().unwrap()]).output().unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("exists; remove it"));
 }
