@@ -15,6 +15,13 @@ pub enum Error {
     WeightsMismatch { path: PathBuf, backbone: String, details: String },
     #[error("the weights of `{backbone}` have no ImageNet classifier, so there are no logits; read out taps instead")]
     NoClassifier { backbone: String },
+    #[error(
+        "weights file {path}: stage `{stage}` of `{backbone}` gave {count} non-finite feature value(s) (NaN or infinity); \
+         the file is probably damaged: fetch it again (scripts/fetch-weights.sh checks its SHA-256)"
+    )]
+    NonFiniteFeatures { path: PathBuf, backbone: String, stage: String, count: usize },
+    #[error("the input to `{backbone}` holds {count} NaN or infinite value(s); check the preprocessed input tensor")]
+    NonFiniteInput { backbone: String, count: usize },
     #[error("image {path}: {reason}")]
     Image { path: PathBuf, reason: String },
     #[error("device `{device}` is not usable: {reason}")]

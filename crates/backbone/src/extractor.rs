@@ -1,6 +1,6 @@
 //! A loaded backbone on a device, turning preprocessed image batches into features.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::store::{ApplyResult, ModuleSnapshot, ModuleStore};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -65,6 +65,8 @@ pub struct Backbone {
     network: Network,
     device: Device,
     report: LoadReport,
+    /// Named when the features come out non-finite.
+    weights: PathBuf,
 }
 
 /// A host copy of a tensor.
@@ -93,7 +95,7 @@ impl Backbone {
             });
         }
         let (network, report) = load_network(spec, weights, &device)?;
-        Ok(Self { spec, network, device, report })
+        Ok(Self { spec, network, device, report, weights: weights.to_path_buf() })
     }
 
     pub fn spec(&self) -> &'static BackboneSpec {
@@ -142,18 +144,45 @@ impl Backbone {
         Ok((out.into_maps(), logits))
     }
 
-    /// [`Backbone::forward`] with every tap read out the same way, copied to the host.
+    /// [`Backbone::forward`] with every tap read out the same way, copied to the host. Non-finite
+    /// values are an error: in the input they are the caller's, in the output the weights'
+    /// (a finite input through a sound network stays finite). One pass over the host copies
+    /// costs little next to the forward pass.
     pub fn extract(&self, input: Vec<f32>, shape: [usize; 4], taps: &[usize], readout: Readout, logits: bool) -> Result<Extracted, Error> {
+        let count = non_finite(&input);
+        if count > 0 {
+            return Err(Error::NonFiniteInput { backbone: self.spec.name.to_string(), count });
+        }
         let (maps, logits) = self.forward(input, shape, taps, logits)?;
-        let taps = maps
-            .into_iter()
-            .map(|map| match readout.apply(map) {
-                ReadoutTensor::Pooled(t) => host(t),
-                ReadoutTensor::Map(t) => host(t),
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Extracted { taps, logits: logits.map(host).transpose()? })
+        let extracted = Extracted {
+            taps: maps
+                .into_iter()
+                .map(|map| match readout.apply(map) {
+                    ReadoutTensor::Pooled(t) => host(t),
+                    ReadoutTensor::Map(t) => host(t),
+                })
+                .collect::<Result<_, _>>()?,
+            logits: logits.map(host).transpose()?,
+        };
+        let names = self.stage_names();
+        let stages = taps.iter().map(|&tap| names[tap].as_str()).chain(extracted.logits.is_some().then_some("logits"));
+        for (stage, tensor) in stages.zip(extracted.taps.iter().chain(&extracted.logits)) {
+            let count = non_finite(&tensor.data);
+            if count > 0 {
+                return Err(Error::NonFiniteFeatures {
+                    path: self.weights.clone(),
+                    backbone: self.spec.name.to_string(),
+                    stage: stage.to_string(),
+                    count,
+                });
+            }
+        }
+        Ok(extracted)
     }
+}
+
+fn non_finite(values: &[f32]) -> usize {
+    values.iter().filter(|v| !v.is_finite()).count()
 }
 
 fn host<const D: usize>(t: Tensor<D>) -> Result<HostTensor, Error> {
@@ -167,4 +196,25 @@ pub fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, Error> {
         .map_err(|e| Error::Readback(format!("{e:?}")))?
         .try_into_vec::<f32>()
         .map_err(|e| Error::Readback(format!("{e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use mon_testkit::shared_fixture;
+
+    use crate::{Backbone, DeviceChoice, Error, Readout, find_backbone};
+
+    /// A NaN in the input is reported as the input's, before the forward pass, not blamed on
+    /// the weights. (Non-finite outputs from damaged weights: runner's `broken_files` tests.)
+    #[test]
+    fn non_finite_input_is_refused_as_the_inputs_fault() {
+        let Some(path) = shared_fixture("resnet18_random.safetensors") else { return };
+        let model = Backbone::load(find_backbone("resnet18").unwrap(), &path, DeviceChoice::Cpu.open().unwrap()).unwrap();
+        let mut input = vec![0.5; 2 * 3 * 32 * 32];
+        input[7] = f32::NAN;
+        input[9] = f32::INFINITY;
+        let err = model.extract(input, [2, 3, 32, 32], &[1], Readout::AVG, false).unwrap_err();
+        assert!(matches!(err, Error::NonFiniteInput { count: 2, .. }), "{err}");
+        assert!(model.extract(vec![0.5; 3 * 32 * 32], [1, 3, 32, 32], &[1], Readout::AVG, false).is_ok());
+    }
 }

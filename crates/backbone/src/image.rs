@@ -3,9 +3,10 @@
 //! dropped (not composited, as `PIL.Image.convert("RGB")` does), and gray stays one channel
 //! until the network input replicates it.
 
+use std::io::{BufRead, Cursor, Seek};
 use std::path::Path;
 
-use image::{DynamicImage, ImageReader};
+use image::{DynamicImage, ImageError, ImageFormat, ImageReader};
 
 use crate::Error;
 
@@ -35,22 +36,70 @@ impl Pixels {
     }
 }
 
+/// Images with more pixels than this (8192 × 8192, 67 megapixels) are refused from their
+/// header, before any pixel is decoded: the network sees about 224 × 224 pixels, and decoding
+/// several such images in parallel would take gigabytes. The image crate's own 512 MiB
+/// allocation limit per image still applies below it (it matters for 16-bit RGBA).
+pub const MAX_PIXELS: u64 = 8192 * 8192;
+
 /// Reads and decodes `path`; the format is taken from the content, not the extension.
 pub fn decode_file(path: &Path) -> Result<Pixels, Error> {
-    let fail = |reason: String| Error::Image { path: path.to_path_buf(), reason };
     if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
-        return Err(fail("the file is empty (0 bytes); replace or remove it".into()));
+        return Err(image_error(path, "the file is empty (0 bytes); replace or remove it".into()));
     }
-    let reader = ImageReader::open(path)
-        .map_err(|e| fail(format!("cannot open it: {e}")))?
-        .with_guessed_format()
-        .map_err(|e| fail(format!("cannot read it: {e}")))?;
-    if reader.format().is_none() {
-        return Err(fail("not a PNG, JPEG or BMP image (unrecognised content); remove it or convert it".into()));
+    decode_with(path, || {
+        ImageReader::open(path)
+            .map_err(|e| image_error(path, format!("cannot open it: {e}")))?
+            .with_guessed_format()
+            .map_err(|e| image_error(path, format!("cannot read it: {e}")))
+    })
+}
+
+/// Decodes the content of a file already in memory; `path` names it in errors.
+pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Pixels, Error> {
+    if bytes.is_empty() {
+        return Err(image_error(path, "the file is empty (0 bytes); replace or remove it".into()));
     }
-    // The reader's default limits refuse images whose pixels would need more than 512 MiB.
-    let image = reader.decode().map_err(|e| fail(format!("cannot decode it ({e}); the file may be truncated or corrupt")))?;
+    decode_with(path, || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| image_error(path, format!("cannot read it: {e}")))
+    })
+}
+
+fn image_error(path: &Path, reason: String) -> Error {
+    Error::Image { path: path.to_path_buf(), reason }
+}
+
+/// Checks the format and the size from the header, then opens again to decode.
+fn decode_with<R: BufRead + Seek>(path: &Path, open: impl Fn() -> Result<ImageReader<R>, Error>) -> Result<Pixels, Error> {
+    let fail = |reason: String| image_error(path, reason);
+    let reader = open()?;
+    match reader.format() {
+        Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Bmp) => {}
+        Some(other) => return Err(fail(format!("a {other:?} image; only PNG, JPEG and BMP are read: convert it to PNG"))),
+        None => return Err(fail("not a PNG, JPEG or BMP image (unrecognised content); remove it or convert it".into())),
+    }
+    let (width, height) = reader.into_dimensions().map_err(|e| fail(undecodable(&e)))?;
+    let pixels = width as u64 * height as u64;
+    if pixels > MAX_PIXELS {
+        return Err(fail(format!(
+            "{width}x{height} is {:.0} megapixels, over the limit of {:.0} (8192x8192) that are decoded; downscale it \
+             first (the network sees about 224x224 pixels)",
+            pixels as f64 / 1e6,
+            MAX_PIXELS as f64 / 1e6
+        )));
+    }
+    let image = open()?.decode().map_err(|e| fail(undecodable(&e)))?;
     Ok(from_dynamic(image))
+}
+
+fn undecodable(e: &ImageError) -> String {
+    match e {
+        ImageError::Limits(_) => format!("cannot decode it ({e}): it needs more than the 512 MiB allowed per image; save it as 8-bit or downscale it"),
+        ImageError::Unsupported(_) => format!("cannot decode it ({e}); convert it to an 8-bit PNG"),
+        _ => format!("cannot decode it ({e}); the file may be truncated or corrupt"),
+    }
 }
 
 fn from_dynamic(image: DynamicImage) -> Pixels {
@@ -105,6 +154,56 @@ mod tests {
         encoder.set_depth(png::BitDepth::Eight);
         encoder.set_palette((0..=255u8).flat_map(|v| [v, v, v]).collect::<Vec<u8>>());
         encoder.write_header().unwrap().write_image_data(gray.as_raw()).unwrap();
+    }
+
+    /// A header announcing 20 000 × 20 000 pixels with no pixel data: refused from the header
+    /// with the size and the fix; decoding it would have said "truncated" instead, as it does
+    /// at 8192 × 8192, the largest size let through.
+    #[test]
+    fn huge_images_are_refused_from_their_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.png");
+        write_png_header(&path, 20_000, 20_000);
+        let err = decode_file(&path).unwrap_err().to_string();
+        assert!(err.contains("huge.png") && err.contains("20000x20000 is 400 megapixels") && err.contains("downscale"), "{err}");
+        let err = decode_bytes(&std::fs::read(&path).unwrap(), &path).unwrap_err().to_string();
+        assert!(err.contains("20000x20000"), "{err}");
+        write_png_header(&path, 8192, 8192);
+        assert!(decode_file(&path).unwrap_err().to_string().contains("truncated or corrupt"));
+    }
+
+    /// An RGB PNG of `width` × `height` whose pixel data is one empty zlib block: a valid header
+    /// (the decoder reads as far as the first IDAT chunk for it), no pixels.
+    fn write_png_header(path: &Path, width: u32, height: u32) {
+        let mut encoder = png::Encoder::new(std::fs::File::create(path).unwrap(), width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.write_header().unwrap().write_chunk(png::chunk::IDAT, &[0x78, 0x01, 0x03, 0x00]).unwrap();
+    }
+
+    /// Image formats this build cannot decode are named, with the ones it can.
+    #[test]
+    fn other_image_formats_are_named_with_the_supported_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, &[u8], &str); 3] = [
+            ("scan.tif", b"II*\0\x08\0\0\0rest", "a Tiff image"),
+            ("photo.webp", b"RIFF\x10\0\0\0WEBPVP8 rest", "a WebP image"),
+            ("anim.gif", b"GIF89a\x01\0\x01\0rest", "a Gif image"),
+        ];
+        for (name, bytes, expected) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let err = decode_file(&path).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(expected) && err.contains("only PNG, JPEG and BMP"), "{err}");
+        }
+    }
+
+    #[test]
+    fn bytes_decode_like_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.png");
+        GrayImage::from_fn(5, 3, |x, y| Luma([value(x, y)])).save(&path).unwrap();
+        assert_eq!(decode_bytes(&std::fs::read(&path).unwrap(), &path).unwrap(), decode_file(&path).unwrap());
+        assert!(decode_bytes(b"", &path).unwrap_err().to_string().contains("empty"));
     }
 
     #[test]

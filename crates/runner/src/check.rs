@@ -44,7 +44,7 @@ fn decode(path: &Path, hash: bool) -> Decoded {
 pub fn check_category(category: &Category) -> Findings {
     let mut findings = Findings::default();
     for path in &category.ignored {
-        findings.warnings.push(format!("{}: not an image (PNG, JPEG, BMP); ignored", path.display()));
+        findings.warnings.push(ignored_warning(path));
     }
     let samples: Vec<&Sample> = category.train.iter().chain(&category.test).collect();
     let decoded: Vec<Decoded> = samples.par_iter().map(|s| decode(&s.path, true)).collect();
@@ -115,6 +115,15 @@ pub fn check_category(category: &Category) -> Findings {
         ));
     }
     findings
+}
+
+/// Why a file beside the images was left out, and how to include it.
+fn ignored_warning(path: &Path) -> String {
+    let kind = match path.extension() {
+        Some(ext) => format!("`.{}` files are not read", ext.to_string_lossy()),
+        None => "files without an extension are not read".into(),
+    };
+    format!("{}: {kind} (only PNG, JPEG and BMP images are); ignored: convert it to PNG to use it", path.display())
 }
 
 /// A one-screen summary of a category and what checking it found.

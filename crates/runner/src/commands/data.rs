@@ -6,26 +6,38 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 
 use crate::check::{check_category, summary};
-use crate::dataset::{discover_categories, load_category};
+use crate::dataset::{Category, FolderSplit, Layout, discover_categories, load_category, load_dataset};
 
 #[derive(Subcommand, Debug)]
 pub enum DataCommand {
     /// Layout, counts per split and defect type, every image and mask decoded, mask sizes,
     /// test images that copy training images. Exits non-zero on errors.
     Check {
-        /// A dataset root (a folder of categories) or one category folder, in MVTec AD layout.
+        /// A dataset root (a folder of categories) or one category folder; for the manifest
+        /// layout, the CSV file.
         dir: PathBuf,
+        /// mvtec (train/good, test/<type>), folder (good/ beside one folder per defect type,
+        /// split with the default test fraction 0.2 and seed 0) or manifest (a CSV file).
+        #[arg(long, default_value_t = Layout::Mvtec)]
+        layout: Layout,
     },
 }
 
 /// Runs the command; returns the summary, or an error holding it when something is wrong.
 pub fn data(command: &DataCommand) -> Result<String> {
-    let DataCommand::Check { dir } = command;
-    let (root, names) = categories_of(dir)?;
+    let DataCommand::Check { dir, layout } = command;
+    let loaded: Vec<(String, Result<Category>)> = match layout {
+        // One MVTec category failing to load does not hide what is wrong with the others.
+        Layout::Mvtec => {
+            let (root, names) = categories_of(dir)?;
+            names.into_iter().map(|name| (name.clone(), load_category(&root, &name))).collect()
+        }
+        _ => load_dataset(*layout, dir, None, &FolderSplit::default())?.into_iter().map(|c| (c.name.clone(), Ok(c))).collect(),
+    };
     let mut out = String::new();
     let mut errors = 0;
-    for name in &names {
-        let category = match load_category(&root, name) {
+    for (name, category) in loaded {
+        let category = match category {
             Ok(category) => category,
             Err(e) => {
                 out.push_str(&format!("{name}:\n  error: {e:#}\n"));
@@ -47,7 +59,10 @@ pub fn data(command: &DataCommand) -> Result<String> {
 /// categories inside it.
 fn categories_of(dir: &Path) -> Result<(PathBuf, Vec<String>)> {
     if dir.is_file() {
-        bail!("{}: is a file; give a dataset folder (of categories) or one category folder", dir.display());
+        bail!(
+            "{}: is a file; give a dataset folder (of categories) or one category folder, or --layout manifest for a CSV manifest",
+            dir.display()
+        );
     }
     if !dir.is_dir() {
         bail!("{}: no such folder", dir.display());
