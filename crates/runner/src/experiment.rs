@@ -10,6 +10,8 @@ use mon_normality::threshold::{ThresholdRule, parse_rule};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::{FolderSplit, Layout};
+
 /// The experiment file as written: `dataset` and `backbone` may each be a table, a list of
 /// tables, a preset name from `configs/`, or a list mixing both.
 #[derive(Debug, Deserialize)]
@@ -47,11 +49,17 @@ pub struct Experiment {
 pub struct DatasetConfig {
     /// A label for tables, e.g. `mvtec_ad` or `elpv`.
     pub name: String,
-    /// A folder of categories in MVTec AD layout; relative paths are taken from the directory
-    /// `mon` runs in.
+    /// The dataset (a folder of categories, or a manifest CSV for `layout = "manifest"`);
+    /// relative paths are taken from the directory `mon` runs in.
     pub root: PathBuf,
-    /// Category folders to run; all of them when absent.
+    /// Categories to run; all of them when absent.
     pub categories: Option<Vec<String>>,
+    /// `mvtec` (default), `folder` or `manifest`: see docs/datasets.md.
+    #[serde(default)]
+    pub layout: Layout,
+    /// How the `folder` layout splits `good/` into train and test.
+    #[serde(default)]
+    pub folder_split: FolderSplit,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -10,7 +10,7 @@ use mon_normality::split::{HoldOut, hold_out};
 
 use crate::cache::{Cache, CellScores, ContentHash, hash_bytes, hash_file, hash_files};
 use crate::check::{check_category, summary};
-use crate::dataset::{Category, Sample, discover_categories, load_category};
+use crate::dataset::{Category, Sample, load_dataset};
 use crate::evaluate::score_cell;
 use crate::experiment::Plan;
 use crate::extract::{TapFeatures, assemble, extract_images};
@@ -93,21 +93,15 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     let mut datasets = Vec::new();
     for config in &exp.dataset {
         let root = &config.root;
-        let names = match &config.categories {
-            Some(names) => names.clone(),
-            None => discover_categories(root)?,
-        };
-        let categories = names
-            .iter()
-            .map(|n| load_category(root, n))
-            .collect::<Result<Vec<Category>>>()?;
+        let categories = load_dataset(config.layout, root, config.categories.as_deref(), &config.folder_split)?;
         for category in &categories {
             let findings = check_category(category);
             if !findings.errors.is_empty() {
                 bail!(
-                    "{}the dataset has errors; fix them (`mon data check {}` lists them too)",
+                    "{}the dataset has errors; fix them (`mon data check {} --layout {}` lists them too)",
                     summary(category, &findings),
-                    root.display()
+                    root.display(),
+                    config.layout
                 );
             }
             warnings.extend(findings.warnings);

@@ -73,3 +73,47 @@ fn a_run_writes_every_output_and_a_rerun_gets_its_own_folder() {
         "a seeded run is reproducible, and the first run is intact"
     );
 }
+
+/// The folder and manifest layouts run like MVTec ones: the folder layout's seeded split sends
+/// a share of `good/` to test, the manifest says where each image goes.
+#[test]
+fn folder_and_manifest_layouts_run_end_to_end() {
+    let Some(weights) = mon_testkit::weights("efficientnet-lite0-57934424.pth") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tiles");
+    for i in 0..10 {
+        write_image(&data.join(format!("good/{i:03}.png")), 500 + i, false);
+    }
+    for i in 0..3 {
+        write_image(&data.join(format!("crack/{i:03}.png")), 600 + i, true);
+    }
+    let results = dir.path().join("results");
+    let base = experiment(dir.path(), &data, &weights, &["tiles"]);
+    let text = std::fs::read_to_string(&base).unwrap().replace("[backbone]", "layout = \"folder\"\nfolder_split = { test_fraction = 0.3, seed = 1 }\n[backbone]");
+    std::fs::write(&base, text).unwrap();
+    let out = mon(&["run", base.to_str().unwrap(), "--results", results.to_str().unwrap(), "--quiet"]);
+    assert!(out.success, "{}", out.stderr);
+    let metrics = read_csv(&out.run_dir().join("metrics.csv"));
+    let n_test = metrics.column("n_test").unwrap().i64().unwrap().get(0);
+    assert_eq!(n_test, Some(3 + 3), "30 % of 10 normal images and every crack");
+
+    let manifest = dir.path().join("tiles.csv");
+    let mut csv = String::from("path,split,label,defect_type\n");
+    for i in 0..7 {
+        csv.push_str(&format!("tiles/good/{i:03}.png,train,normal,good\n"));
+    }
+    for i in 7..10 {
+        csv.push_str(&format!("tiles/good/{i:03}.png,test,normal,good\n"));
+    }
+    csv.push_str("tiles/crack/000.png,test,anomalous,crack\n");
+    std::fs::write(&manifest, csv).unwrap();
+    let text = std::fs::read_to_string(&base)
+        .unwrap()
+        .replace(&format!("root = {:?}", data.display().to_string()), &format!("root = {:?}", manifest.display().to_string()))
+        .replace("layout = \"folder\"", "layout = \"manifest\"");
+    std::fs::write(&base, text).unwrap();
+    let out = mon(&["run", base.to_str().unwrap(), "--results", results.to_str().unwrap(), "--quiet"]);
+    assert!(out.success, "{}", out.stderr);
+    let scores = read_csv(&out.run_dir().join("scores.csv"));
+    assert_eq!(scores.height(), 2 * (2 + 4), "per model: 25 % of 7 held out, 4 test images");
+}
