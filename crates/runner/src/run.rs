@@ -18,7 +18,7 @@ use crate::grid::{Cell, Shard, expand};
 use crate::report::environment::Environment;
 use crate::report::figure::slug;
 use crate::report::overlay::{pick, write_overlays};
-use crate::report::run_dir::RunDir;
+use crate::report::run_dir::{RunDir, create_dir, write_file};
 use crate::report::tables::{scores_frame, write_csv};
 use crate::report::{CellRecord, ReferenceScore, TestScore, render};
 
@@ -161,15 +161,15 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     ));
 
     let run_dir = RunDir::create(&options.results_root, &exp.name)?;
-    std::fs::write(run_dir.path().join("experiment.toml"), &plan.source)?;
-    std::fs::write(run_dir.path().join("resolved.toml"), plan.resolved_toml()?)?;
+    write_file(run_dir.path().join("experiment.toml"), &plan.source)?;
+    write_file(run_dir.path().join("resolved.toml"), plan.resolved_toml()?)?;
     let environment = Environment::capture(plan.device.name(), plan.device.backend());
-    std::fs::write(
+    write_file(
         run_dir.path().join("environment.json"),
         serde_json::to_string_pretty(&environment)? + "\n",
     )?;
     let shard = serde_json::json!({ "shard": options.shard.to_string(), "grid_cells": grid.len(), "cells": cells.iter().map(|c| c.index).collect::<Vec<_>>() });
-    std::fs::write(
+    write_file(
         run_dir.path().join("shard.json"),
         serde_json::to_string_pretty(&shard)? + "\n",
     )?;
@@ -277,9 +277,10 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
                     .path()
                     .join("figures/overlays")
                     .join(slug(&[&cell.label(&plan).replace('/', "_")]));
-                std::fs::create_dir_all(&dir)?;
+                create_dir(&dir)?;
                 for overlay in &overlays {
-                    std::fs::copy(overlay, dir.join(overlay.file_name().expect("a file")))?;
+                    let target = dir.join(overlay.file_name().expect("a file"));
+                    std::fs::copy(overlay, &target).with_context(|| format!("cannot write {} (is the disk full?)", target.display()))?;
                 }
             }
             records.push(record(&plan, cell, category, &split, scores));
@@ -305,7 +306,7 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     }
     warnings.extend(rule_warnings);
     if !warnings.is_empty() {
-        std::fs::write(
+        write_file(
             run_dir.path().join("warnings.txt"),
             warnings.join("\n") + "\n",
         )?;

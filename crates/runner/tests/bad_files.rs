@@ -186,3 +186,52 @@ fn a_full_disk_names_the_output_and_keeps_the_earlier_file() {
     assert!(stdout.contains("EARLIER_INTACT"), "the earlier file was damaged:\n{stdout}");
     assert!(stdout.contains("left: features.safetensors \n") || stdout.trim_end().ends_with("left: features.safetensors"), "a temporary file was left:\n{stdout}");
 }
+
+/// `mon run` on a disk that fills up: a finished run on a small tmpfs, the disk then filled to
+/// its last ~100 KiB, a second run: it fails naming the file it could not write, removes its
+/// partial folder, and leaves the first run byte for byte as it was.
+#[test]
+fn a_run_on_a_full_disk_fails_cleanly_and_keeps_the_earlier_run() {
+    let Some(w) = weights("efficientnet-lite0-57934424.pth") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("small-disk");
+    std::fs::create_dir(&mount).unwrap();
+    let data = dir.path().join("data");
+    synthetic_category(&data, "alpha", 6);
+    let exp = experiment(dir.path(), &data, &w, &["alpha"]);
+    let script = r#"
+        mount -t tmpfs -o size=4m none "$MNT" || { echo NO_MOUNT; exit 0; }
+        "$MON" run "$EXP" --results "$MNT" --quiet > /dev/null || { echo FIRST_FAILED; exit 0; }
+        before=$(cd "$MNT" && find synthetic -type f | sort | xargs md5sum)
+        avail=$(df --output=avail -B1 "$MNT" | tail -1)
+        head -c $((avail - 100000)) /dev/zero > "$MNT/filler" 2>/dev/null || true
+        "$MON" run "$EXP" --results "$MNT" --quiet
+        echo "rc=$?"
+        after=$(cd "$MNT" && find synthetic -type f | sort | xargs md5sum)
+        [ "$before" = "$after" ] && echo EARLIER_INTACT
+        echo "runs: $(ls -A "$MNT/synthetic" | tr '\n' ' ')"
+    "#;
+    let Ok(run) = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script])
+        .env("MNT", &mount)
+        .env("MON", env!("CARGO_BIN_EXE_mon"))
+        .env("EXP", &exp)
+        .current_dir(mon_testkit::project_root())
+        .output()
+    else {
+        eprintln!("skipping: `unshare` is not installed; the full-disk test mounts a tiny tmpfs in a private namespace");
+        return;
+    };
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    if !run.status.success() || stdout.contains("NO_MOUNT") {
+        eprintln!("skipping: no private tmpfs here (unshare -rm / mount refused: {stderr}); the full-disk test needs one");
+        return;
+    }
+    assert!(!stdout.contains("FIRST_FAILED"), "the first run did not fit on 4 MiB:\n{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stdout.contains("rc=1"), "mon run did not fail on a full disk:\n{stdout}\n{stderr}");
+    assert!(stderr.contains("small-disk/") && stderr.contains("is the disk full?") && stderr.contains("No space left"), "{stderr}");
+    assert!(stdout.contains("EARLIER_INTACT"), "the earlier run was damaged:\n{stdout}");
+    let runs = stdout.lines().find(|l| l.starts_with("runs: ")).unwrap().trim();
+    assert_eq!(runs.split(' ').count(), 2, "only the first run, no partial folder: {runs}");
+}

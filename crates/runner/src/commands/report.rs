@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::experiment::Plan;
 use crate::report::render;
-use crate::report::run_dir::RunDir;
+use crate::report::run_dir::{RunDir, write_file};
 use crate::report::tables::{read_scores, read_text_csv, scores_frame, write_csv};
 use crate::run::heading;
 
@@ -145,12 +145,12 @@ pub fn merge(args: &MergeArgs) -> Result<(String, PathBuf)> {
         )?;
     }
     warnings.dedup();
-    std::fs::write(
+    write_file(
         dir.path().join("environment.json"),
         serde_json::to_string_pretty(&serde_json::json!({ "shards": environments }))? + "\n",
     )?;
     let merged = serde_json::json!({ "merged_from": args.runs, "grid_cells": grid_cells, "cells": (0..grid_cells).collect::<Vec<_>>() });
-    std::fs::write(
+    write_file(
         dir.path().join("shard.json"),
         serde_json::to_string_pretty(&merged)? + "\n",
     )?;
@@ -164,7 +164,7 @@ pub fn merge(args: &MergeArgs) -> Result<(String, PathBuf)> {
     )?;
     warnings.extend(rule_warnings);
     if !warnings.is_empty() {
-        std::fs::write(dir.path().join("warnings.txt"), warnings.join("\n") + "\n")?;
+        write_file(dir.path().join("warnings.txt"), warnings.join("\n") + "\n")?;
     }
     Ok((table, dir.commit()?))
 }

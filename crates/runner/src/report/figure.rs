@@ -34,11 +34,11 @@ pub fn write_figure(dir: &Path, stem: &str, figure: &impl Figure) -> Result<()> 
     let png = dir.join(format!("{stem}.png"));
     figure
         .draw(BitMapBackend::new(&png, figure.size()).into_drawing_area())
-        .map_err(|e| anyhow!("cannot draw {}: {e}", png.display()))?;
+        .map_err(|e| anyhow!("cannot write {} (is the disk full?): {e}", png.display()))?;
     let svg = dir.join(format!("{stem}.svg"));
     figure
         .draw(SVGBackend::new(&svg, figure.size()).into_drawing_area())
-        .map_err(|e| anyhow!("cannot draw {}: {e}", svg.display()))
+        .map_err(|e| anyhow!("cannot write {} (is the disk full?): {e}", svg.display()))
 }
 
 /// A file-name-safe form of grid names: `patch_knn{memory=20000}` → `patch_knn-memory-20000`.

@@ -21,6 +21,7 @@ use mon_normality::threshold::ThresholdRule;
 use rayon::prelude::*;
 
 use crate::experiment::ReportConfig;
+use run_dir::{create_dir, write_file};
 use bars::BarsFigure;
 use figure::{slug, write_figure};
 use heatmap::HeatmapFigure;
@@ -103,21 +104,21 @@ pub fn render(
         "## {heading}\n\nImage-level results; oracle rules set their threshold on the test labels (an upper bound, not a deployable threshold).\n\n{}",
         markdown_table(&metrics)?
     );
-    std::fs::write(dir.join("table.md"), &table)?;
+    write_file(dir.join("table.md"), &table)?;
 
     let tables = dir.join("tables");
-    std::fs::create_dir_all(&tables)?;
+    create_dir(&tables)?;
     let pivots = [("f1", true), ("accuracy", true), ("auroc", false)]
         .map(|(metric, by_rule)| Pivot::build(&metrics, metric, by_rule, config.level));
     let [f1, accuracy, auroc] = pivots;
     let (f1, accuracy, auroc) = (f1?, accuracy?, auroc?);
     for pivot in [&f1, &accuracy, &auroc] {
-        std::fs::write(tables.join(format!("{}.csv", pivot.metric)), pivot.to_csv())?;
-        std::fs::write(
+        write_file(tables.join(format!("{}.csv", pivot.metric)), pivot.to_csv())?;
+        write_file(
             tables.join(format!("{}.md", pivot.metric)),
             pivot.to_markdown(),
         )?;
-        std::fs::write(
+        write_file(
             tables.join(format!("{}.tex", pivot.metric)),
             pivot.to_latex(),
         )?;

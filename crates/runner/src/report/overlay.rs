@@ -80,7 +80,7 @@ pub fn write_overlays(
                 }
             }
             area.present()
-                .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+                .map_err(|e| anyhow!("cannot write {} (is the disk full?): {e}", path.display()))?;
         }
         written.push(path);
     }

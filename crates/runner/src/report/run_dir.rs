@@ -6,6 +6,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+/// `std::fs::write` with the path and the likely cause in the error: a run's files are where a
+/// full disk shows first.
+pub fn write_file(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> Result<()> {
+    let path = path.as_ref();
+    std::fs::write(path, contents).with_context(|| format!("cannot write {} (is the disk full?)", path.display()))
+}
+
+pub fn create_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("cannot create {} (is the disk full?)", path.display()))
+}
+
 pub struct RunDir {
     staging: PathBuf,
     experiment_dir: PathBuf,
