@@ -53,11 +53,19 @@ fn a_rerun_reads_features_and_cells_from_the_cache() {
     assert!(second.stderr.contains("cells: 0 computed, 4 read from the cache"), "{}", second.stderr);
     assert_eq!(read(&first.run_dir().join("metrics.csv")), read(&second.run_dir().join("metrics.csv")));
     assert_eq!(finished_runs(&s.results, "synthetic").len(), 2, "both runs intact");
+    let cache = s.results.join(".cache");
+    let stats = mon(&["cache", "stats", "--cache", cache.to_str().unwrap()]);
+    assert!(stats.stdout.contains("features: 28 entries") && stats.stdout.contains("scores: 4 entries"), "{}", stats.stdout);
 
     // Other threshold rules or models of normality reuse the features.
     let other = s.run(&["--set", "normality.scores=[\"knn{k=2}\"]", "--set", "thresholds.rules=[\"quantile{q=0.9}\"]"]);
     assert!(other.stderr.contains("no features extracted"), "{}", other.stderr);
     assert!(other.stderr.contains("cells: 2 computed, 0 read from the cache"), "{}", other.stderr);
+
+    let pruned = mon(&["cache", "prune", "--all", "--cache", cache.to_str().unwrap()]);
+    assert!(pruned.stdout.contains("removed 34 entries"), "28 feature files and 6 cells: {}", pruned.stdout);
+    let after = s.run(&[]);
+    assert!(after.stderr.contains("features extracted for 28 image(s)"), "an emptied cache is rebuilt: {}", after.stderr);
 }
 
 #[test]
