@@ -27,7 +27,7 @@ fn check_taps(experiment: &str, tolerance: f64, expected: &[(&str, &str, &str, f
     ]);
     assert!(out.success, "{}", out.stderr);
     let metrics = read_csv(&out.run_dir().join("metrics.csv"));
-    let column = |name: &str| metrics.column(name).unwrap().str().map(|c| c.clone()).ok();
+    let column = |name: &str| metrics.column(name).unwrap().str().cloned().ok();
     let (categories, taps, scores) = (column("category").unwrap(), column("tap").unwrap(), column("model").unwrap());
     for &(category, tap, score, reference) in expected {
         let row = (0..metrics.height())

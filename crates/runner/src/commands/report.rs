@@ -262,7 +262,10 @@ pub fn compare(args: &CompareArgs) -> Result<String> {
     Ok(out)
 }
 
-fn metric_rows(run: &Path) -> Result<Vec<(Vec<String>, Vec<Option<f64>>)>> {
+/// A `metrics.csv` row: its key columns ([`KEY`]) and the compared values ([`COMPARED`]).
+type MetricRow = (Vec<String>, Vec<Option<f64>>);
+
+fn metric_rows(run: &Path) -> Result<Vec<MetricRow>> {
     let path = run.join("metrics.csv");
     if !path.is_file() {
         bail!(
