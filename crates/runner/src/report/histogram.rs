@@ -3,6 +3,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::report::figure::{FONT, Figure};
 
@@ -19,19 +20,16 @@ const BINS: usize = 30;
 impl HistogramFigure {
     /// The x range: every score and threshold, with a little margin.
     fn range(&self) -> (f64, f64) {
-        let all = self
-            .normal
-            .iter()
-            .chain(&self.anomalous)
-            .copied()
-            .chain(self.thresholds.iter().map(|t| t.1));
-        let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-        if !lo.is_finite() {
+        let extent = |values: &mut dyn Iterator<Item = f64>| values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = extent(&mut self.normal.iter().chain(&self.anomalous).copied());
+        if !(lo.is_finite() && hi.is_finite()) {
             return (0.0, 1.0);
         }
-        let pad = ((hi - lo) * 0.05).max(1e-9 * hi.abs().max(1.0));
+        // Thresholds far outside the scores (e.g. manual{value=1e308}) are drawn at the edge
+        // rather than squeezing every score into one bar.
+        let span = (hi - lo).max(1e-9 * hi.abs().max(1.0));
+        let (lo, hi) = extent(&mut self.thresholds.iter().map(|t| t.1).filter(|t| (lo - span..=hi + span).contains(t)).chain([lo, hi]));
+        let pad = (hi - lo) * 0.05;
         (lo - pad, hi + pad)
     }
 
@@ -106,15 +104,17 @@ impl Figure for HistogramFigure {
             } else {
                 BLACK.stroke_width(2)
             };
-            chart.draw_series(LineSeries::new(
-                [(*threshold, 0.0), (*threshold, top)],
-                style,
-            ))?;
-            // Each label on its own line, so that close thresholds stay readable.
+            let x = threshold.clamp(range.0, range.1);
+            chart.draw_series(LineSeries::new([(x, 0.0), (x, top)], style))?;
+            // Each label on its own line, so that close thresholds stay readable; labels in the
+            // right half extend leftwards, so that none runs off the figure.
             let step = (0.85 / self.thresholds.len() as f64).min(0.06);
             let y = top * (0.97 - step * i as f64);
-            let label = format!("{rule}{}", if *oracle { " (oracle)" } else { "" });
-            chart.draw_series([Text::new(label, (*threshold, y), (FONT, 12).into_font())])?;
+            let off_scale = if x != *threshold { format!(" = {threshold:.4e}, off scale") } else { String::new() };
+            let label = format!("{rule}{}{off_scale}", if *oracle { " (oracle)" } else { "" });
+            let right_half = x > (range.0 + range.1) / 2.0;
+            let anchor = Pos::new(if right_half { HPos::Right } else { HPos::Left }, VPos::Top);
+            chart.draw_series([Text::new(label, (x, y), TextStyle::from((FONT, 12).into_font()).pos(anchor))])?;
         }
         chart
             .configure_series_labels()
@@ -139,11 +139,11 @@ mod tests {
             anomalous: vec![1.0],
             thresholds: vec![
                 ("max_normal".into(), 0.2, false),
-                ("manual{value=5}".into(), 5.0, false),
+                ("manual{value=1.5}".into(), 1.5, false),
             ],
         };
         let range = fig.range();
-        assert!(range.0 < 0.0 && range.1 > 5.0, "{range:?}");
+        assert!(range.0 < 0.0 && range.1 > 1.5, "{range:?}");
         let d = HistogramFigure::density(&fig.normal, range);
         assert!((d.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         let dir = tempfile::tempdir().unwrap();

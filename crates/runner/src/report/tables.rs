@@ -160,56 +160,65 @@ pub fn read_scores(path: &Path) -> Result<Vec<CellRecord>> {
             )
         })
     };
+    let line = |i: usize| format!("{}: line {}", path.display(), i + 2);
     let mut cells: Vec<CellRecord> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for i in 0..rows.len() {
         let index = number(&cell, i, "cell")? as usize;
-        if cells.last().is_none_or(|c| c.cell != index) {
-            if cells.iter().any(|c| c.cell == index) {
-                bail!(
-                    "{}: line {}: the rows of cell {index} are not together; was the file edited?",
-                    path.display(),
-                    i + 2
-                );
+        let names = [&dataset[i], &category[i], &backbone[i], &tap[i], &model[i]];
+        match cells.last() {
+            Some(c) if c.cell == index => {
+                if names != [&c.dataset, &c.category, &c.backbone, &c.tap, &c.model] || seed[i] != c.seed.to_string() {
+                    bail!("{}: cell {index} changes its dataset, category, backbone, tap, seed or model here; was the file edited?", line(i));
+                }
             }
-            cells.push(CellRecord {
-                cell: index,
-                dataset: dataset[i].clone(),
-                category: category[i].clone(),
-                backbone: backbone[i].clone(),
-                tap: tap[i].clone(),
-                seed: number(&seed, i, "seed")? as u64,
-                model: model[i].clone(),
-                n_fit: number(&n_fit, i, "n_fit")? as usize,
-                reference_split: "validation",
-                reference: Vec::new(),
-                test: Vec::new(),
-            });
+            _ => {
+                if cells.iter().any(|c| c.cell == index) {
+                    bail!("{}: the rows of cell {index} are not together; was the file edited?", line(i));
+                }
+                cells.push(CellRecord {
+                    cell: index,
+                    dataset: dataset[i].clone(),
+                    category: category[i].clone(),
+                    backbone: backbone[i].clone(),
+                    tap: tap[i].clone(),
+                    seed: seed[i].parse().map_err(|_| anyhow!("{}: `seed` {:?} is not a whole number", line(i), seed[i]))?,
+                    model: model[i].clone(),
+                    n_fit: n_fit[i].parse().map_err(|_| anyhow!("{}: `n_fit` {:?} is not a whole number", line(i), n_fit[i]))?,
+                    reference_split: "validation",
+                    reference: Vec::new(),
+                    test: Vec::new(),
+                });
+            }
+        }
+        if !seen.insert((index, split[i].clone(), image[i].clone())) {
+            bail!("{}: {} appears twice in cell {index}; was the file edited?", line(i), image[i]);
         }
         let current = cells.last_mut().expect("pushed above");
         let value = number(&score, i, "score")?;
-        match split[i].as_str() {
-            "test" => current.test.push(TestScore {
-                image: image[i].clone(),
-                anomalous: label[i] == "1",
-                defect_type: defect_type[i].clone(),
-                score: value,
-            }),
-            reference @ ("validation" | "train") => {
-                current.reference_split = if reference == "train" {
-                    "train"
-                } else {
-                    "validation"
-                };
-                current
-                    .reference
-                    .push(ReferenceScore(image[i].clone(), value));
-            }
-            other => bail!(
-                "{}: line {}: unknown split {other:?} (expected validation, train or test)",
-                path.display(),
-                i + 2
-            ),
+        if !value.is_finite() {
+            bail!("{}: score {value} is not finite; models of normality give finite scores, so the file was edited or is damaged", line(i));
         }
+        let anomalous = match label[i].as_str() {
+            "0" => false,
+            "1" => true,
+            other => bail!("{}: label {other:?} must be 0 (normal) or 1 (anomalous)", line(i)),
+        };
+        match split[i].as_str() {
+            "test" => current.test.push(TestScore { image: image[i].clone(), anomalous, defect_type: defect_type[i].clone(), score: value }),
+            reference @ ("validation" | "train") => {
+                let reference = if reference == "train" { "train" } else { "validation" };
+                if anomalous || (!current.reference.is_empty() && current.reference_split != reference) {
+                    bail!("{}: the normal reference of a cell is all `validation` or all `train` rows, each with label 0", line(i));
+                }
+                current.reference_split = reference;
+                current.reference.push(ReferenceScore(image[i].clone(), value));
+            }
+            other => bail!("{}: unknown split {other:?} (expected validation, train or test)", line(i)),
+        }
+    }
+    if cells.is_empty() {
+        bail!("{}: no score rows; nothing to report", path.display());
     }
     cells.sort_by_key(|c| c.cell);
     Ok(cells)
@@ -719,6 +728,47 @@ mod tests {
         );
         let back = read_scores(&path).unwrap();
         assert_eq!(back, cells, "0.1 + 0.2, category `01` and a comma survive");
+    }
+
+    /// An edited or damaged scores.csv is refused with its line, never measured quietly.
+    #[test]
+    fn edited_scores_are_refused_with_the_line() {
+        let (cells, _) = two_categories();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scores.csv");
+        write_csv(&mut scores_frame(&cells).unwrap(), &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        // Sets field `field` of line `line` (cell 0's rows have no quoted fields).
+        let edit = |line: usize, field: usize, to: &str| {
+            let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            let mut fields: Vec<&str> = lines[line - 1].split(',').collect();
+            fields[field] = to;
+            edited[line - 1] = fields.join(",");
+            edited.join("\n") + "\n"
+        };
+        // Lines 2–4: cell 0's validation rows; line 5 its first test row. Fields: 2 category,
+        // 9 split, 10 label, 12 score.
+        let cases = [
+            (edit(5, 12, "inf"), "line 5: score inf is not finite"),
+            (edit(5, 10, "2"), "line 5: label \"2\" must be 0"),
+            (edit(2, 10, "1"), "line 2: the normal reference of a cell"),
+            (edit(3, 9, "train"), "line 3: the normal reference of a cell is all `validation` or all `train`"),
+            (edit(6, 2, "02"), "line 6: cell 0 changes its dataset, category"),
+            (text.clone() + lines[4] + "\n", "line 14: the rows of cell 0 are not together"),
+            (lines[0].to_string() + "\n", "no score rows"),
+        ];
+        for (i, (edited, expected)) in cases.iter().enumerate() {
+            let file = dir.path().join(format!("edited{i}.csv"));
+            std::fs::write(&file, edited).unwrap();
+            let err = format!("{:#}", read_scores(&file).unwrap_err());
+            assert!(err.contains(&format!("edited{i}.csv")) && err.contains(expected), "expected {expected:?} in: {err}");
+        }
+        let mut doubled: Vec<&str> = lines.clone();
+        doubled.insert(5, lines[4]);
+        std::fs::write(dir.path().join("doubled.csv"), doubled.join("\n") + "\n").unwrap();
+        let err = format!("{:#}", read_scores(&dir.path().join("doubled.csv")).unwrap_err());
+        assert!(err.contains("line 6") && err.contains("appears twice in cell 0"), "{err}");
     }
 
     #[test]
