@@ -56,6 +56,12 @@ pub struct CellScores {
 }
 
 impl Cache {
+    /// The cache at `root`, for reading only (`--dry-run`): nothing is created.
+    pub fn at(root: &Path) -> Self {
+        Self { root: root.to_path_buf() }
+    }
+
+    /// The cache at `root`, created if needed.
     pub fn open(root: &Path) -> Result<Self> {
         for sub in ["features", "scores"] {
             std::fs::create_dir_all(root.join(sub)).with_context(|| {
@@ -87,7 +93,9 @@ impl Cache {
         Ok(dir)
     }
 
-    /// The cached features of each image (by content hash), `None` where absent.
+    /// The cached features of each image (by content hash), `None` where absent. A damaged
+    /// entry (a write cut short outside our temporary-and-rename, a disk error) counts as
+    /// absent and is removed, so that it is recomputed rather than blocking every run.
     pub fn load_features(
         &self,
         dir: &Path,
@@ -98,9 +106,10 @@ impl Cache {
             .map(|hash| {
                 let path = dir.join(format!("{hash}.safetensors"));
                 match std::fs::read(&path) {
-                    Ok(bytes) => read_f32(&bytes, "features")
-                        .map(Some)
-                        .with_context(|| corrupt(&path)),
+                    Ok(bytes) => Ok(read_f32(&bytes, "features").ok().or_else(|| {
+                        let _ = std::fs::remove_file(&path);
+                        None
+                    })),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
                 }
@@ -134,21 +143,10 @@ impl Cache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        let tensors = SafeTensors::deserialize(&bytes).with_context(|| corrupt(&path))?;
-        let column = |name: &str| -> Result<Vec<f64>> {
-            let view = tensors.tensor(name).with_context(|| corrupt(&path))?;
-            if view.dtype() != Dtype::F64 {
-                bail!("{}", corrupt(&path));
-            }
-            Ok(view
-                .data()
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
-                .collect())
-        };
-        let scores = CellScores {
-            reference: column("reference")?,
-            test: column("test")?,
+        let Some(scores) = decode_scores(&bytes) else {
+            // Damaged: recompute the cell rather than block every run (see `load_features`).
+            let _ = std::fs::remove_dir_all(&dir);
+            return Ok(None);
         };
         Ok(Some((scores, png_files(&dir)?)))
     }
@@ -287,11 +285,13 @@ pub fn touch(path: &Path) {
     }
 }
 
-fn corrupt(path: &Path) -> String {
-    format!(
-        "{} is not a valid cache entry (an interrupted write?); delete it or run `mon cache prune`",
-        path.display()
-    )
+fn decode_scores(bytes: &[u8]) -> Option<CellScores> {
+    let tensors = SafeTensors::deserialize(bytes).ok()?;
+    let column = |name: &str| -> Option<Vec<f64>> {
+        let view = tensors.tensor(name).ok()?;
+        (view.dtype() == Dtype::F64).then(|| view.data().chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))).collect())
+    };
+    Some(CellScores { reference: column("reference")?, test: column("test")? })
 }
 
 fn read_f32(bytes: &[u8], name: &str) -> Result<CachedTensor> {
@@ -388,25 +388,28 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_entry_is_reported_not_trusted_and_prune_clears_leftovers() {
+    fn a_damaged_entry_is_a_miss_and_prune_clears_leftovers() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let features = cache.create_feature_dir("k", "x").unwrap();
         let hash = hash_bytes(b"img");
-        std::fs::write(features.join(format!("{hash}.safetensors")), b"half").unwrap();
-        let err = format!("{:#}", cache.load_features(&features, &[hash]).unwrap_err());
-        assert!(
-            err.contains("not a valid cache entry") && err.contains("mon cache prune"),
-            "{err}"
-        );
+        let torn = features.join(format!("{hash}.safetensors"));
+        std::fs::write(&torn, b"half").unwrap();
+        assert_eq!(cache.load_features(&features, std::slice::from_ref(&hash)).unwrap(), [None]);
+        assert!(!torn.exists(), "removed, so that it is recomputed");
+        let scores = CellScores { reference: vec![1.0], test: vec![2.0] };
+        cache.store_scores("cell", &scores, |_| Ok(())).unwrap();
+        std::fs::write(dir.path().join("scores/cell/scores.safetensors"), b"garbage").unwrap();
+        assert!(cache.load_scores("cell").unwrap().is_none());
+        cache.store_scores("cell", &scores, |_| Ok(())).unwrap();
+        assert_eq!(cache.load_scores("cell").unwrap().unwrap().0, scores, "rewritten whole");
+
         std::fs::create_dir(dir.path().join("scores/.tmp-abc")).unwrap();
         let (removed, _) = cache.prune(std::time::Duration::from_secs(3600)).unwrap();
-        assert_eq!(
-            removed, 1,
-            "the temporary of an interrupted run goes, recent entries stay"
-        );
-        assert_eq!(cache.stats().unwrap()[0].1, 1);
+        assert_eq!(removed, 1, "the temporary of an interrupted run goes, recent entries stay");
         let (removed, _) = cache.prune(std::time::Duration::ZERO).unwrap();
         assert_eq!(removed, 1);
+        assert!(Cache::at(&dir.path().join("nowhere")).load_scores("cell").unwrap().is_none());
+        assert!(!dir.path().join("nowhere").exists(), "reading creates nothing");
     }
 }

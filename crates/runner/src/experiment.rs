@@ -77,7 +77,7 @@ pub struct BackboneConfig {
 
 /// A setting that takes one value or a list of them; a list runs each value.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "one value or a list of values, e.g. \"head\" or [\"block5\", \"head\"] (seeds: whole numbers from 0)")]
 pub enum OneOrMany<T> {
     One(T),
     Many(Vec<T>),
@@ -312,11 +312,11 @@ impl Plan {
         }
         let seeds = e.normality.seed.values().to_vec();
         if seeds.is_empty() {
-            bail!("{}: list at least one seed, e.g. [0]", at("normality.seed"));
+            bail!("{}: list at least one seed, e.g. [0]", at("normality.seed`/`seeds"));
         }
         let seed_names: Vec<String> = seeds.iter().map(u64::to_string).collect();
         distinct(seed_names.iter().map(String::as_str))
-            .map_err(|msg| anyhow!("{}: {msg}", at("normality.seed")))?;
+            .map_err(|msg| anyhow!("{}: {msg}", at("normality.seed`/`seeds")))?;
         if e.thresholds.rules.is_empty() {
             bail!(
                 "{}: list at least one rule, e.g. [\"mean_k_std{{k=3}}\", \"max_f1\"]",
@@ -347,6 +347,9 @@ impl Plan {
         }
         if e.run.batch_size == 0 {
             bail!("{}: must be at least 1", at("run.batch_size"));
+        }
+        if e.run.cache.as_ref().is_some_and(|c| c.as_os_str().is_empty()) {
+            bail!("{}: an empty path would put the cache in the current directory; name a folder, or leave the key out for <results>/.cache", at("run.cache"));
         }
         let device = e
             .run
@@ -555,7 +558,7 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
             .entry(key.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()))
             .as_table_mut()
-            .ok_or_else(|| anyhow!("`{key}` is not a table"))?;
+            .ok_or_else(|| anyhow!("`{key}` is not a table here (a list or a preset name); --set reaches keys of tables only, so edit the file or the preset"))?;
     }
     node.insert(last.to_string(), value);
     Ok(())
@@ -693,8 +696,10 @@ rules = ["mean_k_std{k=3}", "max_f1"]
     /// Each mistake is reported with the file and the key it concerns.
     #[test]
     fn mistakes_name_the_file_and_the_key() {
-        let cases: [(&str, &[&str], &str); 20] = [
-            (GOOD, &["normality.seed=[0, 0]"], "`normality.seed`: `0` is listed twice"),
+        let cases: [(&str, &[&str], &str); 22] = [
+            (GOOD, &["normality.seed=[0, 0]"], "`normality.seed`/`seeds`: `0` is listed twice"),
+            (GOOD, &["normality.seed=[-1]"], "one value or a list of values"),
+            (GOOD, &["run.cache=\"\""], "`run.cache`: an empty path"),
             (GOOD, &["report.bootstrap=1"], "`report.bootstrap`: 1 resample gives no interval"),
             (GOOD, &["backbone.weights=\"w.pth\"", "backbone.name=[\"efficientnet-lite0\", \"efficientnet-lite1\"]"], "one weights file cannot serve several backbones"),
             (GOOD, &["dataset.size=3"], "`dataset[0]`: unknown field `size`"),

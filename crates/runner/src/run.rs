@@ -118,40 +118,29 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     let grid = expand(&plan, &names);
     let cells: Vec<&Cell> = grid.iter().filter(|c| options.shard.contains(c)).collect();
     if cells.is_empty() {
-        bail!(
-            "shard {} has no cells: the grid has only {} (use at most {} shards)",
-            options.shard,
-            grid.len(),
-            grid.len()
-        );
+        // A job array with more tasks than cells: the spare tasks succeed and write nothing.
+        let note = format!("shard {}: nothing to run, the grid has only {} cells", options.shard, grid.len());
+        return Ok(RunOutput { dir: None, table: note });
     }
     let cache_root = exp
         .run
         .cache
         .clone()
         .unwrap_or_else(|| options.results_root.join(".cache"));
-    let cache = Cache::open(&cache_root)?;
     let mut keys = Keys::new(&plan);
-
     if options.dry_run {
-        return dry_run(
-            &plan,
-            &datasets,
-            &cells,
-            grid.len(),
-            options.shard,
-            &cache,
-            &mut keys,
-        );
+        return dry_run(&plan, &datasets, &cells, grid.len(), options.shard, &Cache::at(&cache_root), &mut keys);
     }
+    let cache = Cache::open(&cache_root)?;
 
     console.say(format!(
-        "{}: {} cells{} ({} dataset(s) × categories × {} backbone(s) × taps × {} seed(s) × {} model(s)), {} rules, on {} ({}); cache {}",
+        "{}: {} cells{} ({} categor{} × {} backbone tap(s) × {} seed(s) × {} model(s)), {} rule(s), on {} ({}); cache {}",
         exp.name,
         cells.len(),
         if options.shard == Shard::WHOLE { String::new() } else { format!(" of {} (shard {})", grid.len(), options.shard) },
-        exp.dataset.len(),
-        plan.backbones.len(),
+        names.iter().map(Vec::len).sum::<usize>(),
+        if names.iter().map(Vec::len).sum::<usize>() == 1 { "y" } else { "ies" },
+        plan.backbones.iter().map(|b| b.taps.len()).sum::<usize>(),
         plan.seeds.len(),
         plan.models.len(),
         plan.rules.len(),
@@ -502,22 +491,18 @@ fn features_for(
             "{prefix:>12} [{bar:32}] {pos}/{len} images {per_sec} ETA {eta}",
         );
         bar.set_prefix(category.name.clone());
-        let paths: Vec<PathBuf> = missing.iter().map(|&i| samples[i].path.clone()).collect();
-        let extracted = extract_images(
-            backbone,
-            &tap_indices,
-            plan.needs_maps(),
-            &paths,
-            plan.experiment.run.batch_size,
-            &bar,
-        )?;
-        bar.finish_and_clear();
-        for ((per_tap, fresh), dir) in loaded.iter_mut().zip(extracted).zip(&dirs) {
-            for (&i, tensor) in missing.iter().zip(fresh) {
-                cache.store_features(dir, &hashes[i], &tensor)?;
-                per_tap[i] = Some(tensor);
+        // Batch by batch into the cache, so that a run killed mid-category keeps what it did.
+        for chunk in missing.chunks(plan.experiment.run.batch_size) {
+            let paths: Vec<PathBuf> = chunk.iter().map(|&i| samples[i].path.clone()).collect();
+            let extracted = extract_images(backbone, &tap_indices, plan.needs_maps(), &paths, paths.len(), &bar)?;
+            for ((per_tap, fresh), dir) in loaded.iter_mut().zip(extracted).zip(&dirs) {
+                for (&i, tensor) in chunk.iter().zip(fresh) {
+                    cache.store_features(dir, &hashes[i], &tensor)?;
+                    per_tap[i] = Some(tensor);
+                }
             }
         }
+        bar.finish_and_clear();
         tally.images_extracted += missing.len();
         console.say(format!(
             "{}: features of {} image(s) extracted, {} from the cache",

@@ -94,6 +94,8 @@ fn shards_merge_into_exactly_the_unsharded_run_and_report_redoes_it() {
     for file in ["metrics.csv", "scores.csv", "tables/f1.tex", "table.md"] {
         assert_eq!(read(&whole.join(file)), read(&merged.join(file)), "{file}");
     }
+    let spare = s.run(&["--quiet", "--shard", "9/9"]);
+    assert!(spare.stdout.contains("shard 9/9: nothing to run, the grid has only 6 cells"), "a spare array task succeeds: {}", spare.stdout);
     let err = mon(&["merge", one.to_str().unwrap(), "--results", s.results.to_str().unwrap()]);
     assert!(!err.success && err.stderr.contains("missing: 1, 3, 5"), "{}", err.stderr);
 

@@ -46,16 +46,18 @@ pub fn slug(parts: &[&str]) -> String {
     let joined = parts.join("_");
     let mut out = String::new();
     for ch in joined.chars() {
-        let ch = if ch.is_ascii_alphanumeric() || "._-".contains(ch) {
-            ch
-        } else {
-            '-'
-        };
+        let ch = if ch.is_ascii_alphanumeric() || "._-".contains(ch) { ch } else { '-' };
         if !(ch == '-' && out.ends_with('-')) {
             out.push(ch);
         }
     }
-    out.trim_matches('-').to_string()
+    let out = out.trim_matches('-').to_string();
+    if out == joined {
+        out
+    } else {
+        // Names that differ only in the replaced characters (`a b`, `a,b`) keep apart.
+        format!("{out}-{}", &crate::cache::hash_bytes(joined.as_bytes())[..6])
+    }
 }
 
 #[cfg(test)]
@@ -64,10 +66,10 @@ mod tests {
 
     #[test]
     fn slugs_are_safe_file_names() {
-        assert_eq!(
-            slug(&["grid", "block5", "patch_knn{memory=20000,coreset=random}"]),
-            "grid_block5_patch_knn-memory-20000-coreset-random"
-        );
-        assert_eq!(slug(&["a/b", "..x"]), "a-b_..x");
+        let knn = slug(&["grid", "block5", "patch_knn{memory=20000,coreset=random}"]);
+        assert!(knn.starts_with("grid_block5_patch_knn-memory-20000-coreset-random-"), "{knn}");
+        assert_eq!(slug(&["grid", "block5"]), "grid_block5", "safe names stay as they are");
+        assert_ne!(slug(&["a b"]), slug(&["a,b"]), "distinct names, distinct files");
+        assert!(slug(&["a/b", "..x"]).starts_with("a-b_..x-"));
     }
 }

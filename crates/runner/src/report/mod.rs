@@ -154,6 +154,12 @@ fn first_seed_groups<'a, K: PartialEq>(
     groups.into_iter().map(|g| g.1).collect()
 }
 
+/// Figures of single cells show the first seed; their titles say so when there are others.
+fn seed_note(cells: &[CellRecord], seed: u64) -> String {
+    let others = cells.iter().any(|c| c.seed != seed);
+    if others { format!(" (seed {seed}; tables average all seeds)") } else { String::new() }
+}
+
 /// One ROC figure per dataset × category × backbone × tap: a curve per model of normality, a
 /// marker per rule.
 fn roc_figures(dir: &Path, cells: &[CellRecord], measured: &[CellMetrics]) -> Result<()> {
@@ -192,10 +198,7 @@ fn roc_figures(dir: &Path, cells: &[CellRecord], measured: &[CellMetrics]) -> Re
         if curves.is_empty() {
             continue; // no anomalous (or no normal) test images: no ROC to draw
         }
-        let title = format!(
-            "{} / {} — {} @ {}",
-            first.dataset, first.category, first.backbone, first.tap
-        );
+        let title = format!("{} / {} — {} @ {}{}", first.dataset, first.category, first.backbone, first.tap, seed_note(cells, first.seed));
         write_figure(
             dir,
             &slug(&[&first.dataset, &first.category, &first.backbone, &first.tap]),
@@ -222,10 +225,7 @@ fn histograms(dir: &Path, cells: &[CellRecord], measured: &[CellMetrics]) -> Res
             .filter_map(|r| Some((r.rule.clone(), r.point.as_ref().ok()?.0, r.oracle)))
             .collect();
         let figure = HistogramFigure {
-            title: format!(
-                "{} / {} — {} @ {} — {}",
-                c.dataset, c.category, c.backbone, c.tap, c.model
-            ),
+            title: format!("{} / {} — {} @ {} — {}{}", c.dataset, c.category, c.backbone, c.tap, c.model, seed_note(cells, c.seed)),
             normal: class(false),
             anomalous: class(true),
             thresholds,

@@ -408,14 +408,19 @@ fn cell(value: AnyValue) -> String {
         AnyValue::Float64(v) => format!("{v:.4}"),
         AnyValue::Boolean(true) => "oracle".into(),
         AnyValue::Boolean(false) => "".into(),
-        other => other.str_value().into_owned(),
+        other => md(&other.str_value()),
     }
+}
+
+/// Table text with Markdown's cell separator escaped.
+fn md(text: &str) -> String {
+    text.replace('|', "\\|")
 }
 
 /// A per-category pivot of one metric: for each block (dataset, backbone, tap and, for rule
 /// metrics, model), one row per category (averaged over seeds) and one column per rule (or per
-/// model, for AUROC), then a mean row with a Student-t confidence interval over the
-/// category × seed values.
+/// model, for AUROC), then a mean row: the mean of the categories, with a Student-t confidence
+/// interval over the categories (over the seeds when there is one category).
 pub struct Pivot {
     pub metric: String,
     pub level: f64,
@@ -514,13 +519,14 @@ impl Pivot {
             }
             block.summary = (0..width)
                 .map(|c| {
-                    let all: Vec<f64> = cells
-                        .iter()
-                        .filter_map(|r| r.get(c))
-                        .flatten()
-                        .copied()
-                        .collect();
-                    (!all.is_empty()).then(|| (mean(&all), half_width(&all, level)))
+                    let per_category: Vec<f64> = block.rows.iter().filter_map(|r| r.1[c]).collect();
+                    // Categories are the samples (seeds of one category are not independent of
+                    // each other's images); with a single category, its seeds are all there is.
+                    let samples: Vec<f64> = match per_category.len() {
+                        1 => cells.iter().filter_map(|r| r.get(c)).flatten().copied().collect(),
+                        _ => per_category.clone(),
+                    };
+                    (!per_category.is_empty()).then(|| (mean(&per_category), half_width(&samples, level)))
                 })
                 .collect();
         }
@@ -584,11 +590,11 @@ impl Pivot {
                 "### {} — {}\n\n| category | {} |\n|---|{}\n",
                 self.metric,
                 block.title,
-                block.columns.join(" | "),
+                block.columns.iter().map(|c| md(c)).collect::<Vec<_>>().join(" | "),
                 "---:|".repeat(block.columns.len())
             ));
             for (category, values) in &block.rows {
-                out.push_str(&format!("| {category} | {} |\n", numbers(values).join(" | ")));
+                out.push_str(&format!("| {} | {} |\n", md(category), numbers(values).join(" | ")));
             }
             let summary = block.summary_cells(" ± ").join(" | ");
             out.push_str(&format!("| **mean ± {:.0} % CI** | {summary} |\n\n", self.level * 100.0));
@@ -676,6 +682,9 @@ fn latex(text: &str) -> String {
                 out.push(ch);
             }
             '~' => out.push_str("\\textasciitilde{}"),
+            '|' => out.push_str("\\textbar{}"),
+            '<' => out.push_str("\\textless{}"),
+            '>' => out.push_str("\\textgreater{}"),
             '^' => out.push_str("\\textasciicircum{}"),
             _ => out.push(ch),
         }
@@ -857,6 +866,16 @@ mod tests {
             "{tex}"
         );
         assert!(pivot.to_markdown().contains("**mean ± 95 % CI**"));
+        assert_eq!((md("a|b"), latex("a|b<c>")), ("a\\|b".to_string(), "a\\textbar{}b\\textless{}c\\textgreater{}".to_string()));
+        // One category, two seeds: the seeds are the samples, and the row is their mean.
+        let (mut cells, _) = two_categories();
+        cells[1].category = "01".into();
+        cells[1].seed = 1;
+        let rules = vec![parse_rule("max_normal").unwrap()];
+        let measured: Vec<CellMetrics> = cells.iter().map(|c| measure(c, &rules, (0, 0.95))).collect();
+        let seeds = Pivot::build(&metrics_frame(&cells, &measured).unwrap(), "f1", true, 0.95).unwrap();
+        assert_eq!(seeds.blocks[0].rows.len(), 1);
+        assert!(seeds.blocks[0].summary[0].unwrap().1.is_some(), "an interval over the two seeds");
         let auroc = Pivot::build(&frame, "auroc", false, 0.95).unwrap();
         assert_eq!(
             auroc.blocks[0].columns,
