@@ -163,28 +163,35 @@ fn a_full_disk_names_the_output_and_keeps_the_earlier_file() {
         cmp -s "$EARLIER" "$MNT/features.safetensors" && echo EARLIER_INTACT
         echo "left: $(ls -A "$MNT" | tr '\n' ' ')"
     "#;
-    let Ok(run) = Command::new("unshare")
-        .args(["-rm", "sh", "-c", script])
-        .env("MNT", &mount)
-        .env("EARLIER", &earlier)
-        .env("MON", env!("CARGO_BIN_EXE_mon"))
-        .env("WEIGHTS", &w)
-        .env("IMAGE", &image)
-        .output()
-    else {
-        eprintln!("skipping: `unshare` is not installed; the full-disk test mounts a tiny tmpfs in a private namespace");
-        return;
-    };
-    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
-    if !run.status.success() || stdout.contains("NO_MOUNT") {
-        eprintln!("skipping: no private tmpfs here (unshare -rm / mount refused: {stderr}); the full-disk test needs one");
-        return;
-    }
+    let Some((stdout, stderr)) = in_private_tmpfs(script, &[("MNT", &mount), ("EARLIER", &earlier), ("WEIGHTS", &w), ("IMAGE", &image)]) else { return };
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stdout.contains("rc=1"), "mon features did not fail on a full disk:\n{stdout}\n{stderr}");
     assert!(stderr.contains("small-disk/features.safetensors") && stderr.contains("is the disk full?") && stderr.contains("No space left"), "{stderr}");
     assert!(stdout.contains("EARLIER_INTACT"), "the earlier file was damaged:\n{stdout}");
     assert!(stdout.contains("left: features.safetensors \n") || stdout.trim_end().ends_with("left: features.safetensors"), "a temporary file was left:\n{stdout}");
+}
+
+/// Runs `script` under `unshare -rm` (a private mount namespace, so no privileges are needed and
+/// no mount outlives it) from the project root, with `$MON` and `env` set; the script prints
+/// `NO_MOUNT` where it cannot mount. Returns stdout and stderr, or `None` (with the reason
+/// printed) where this machine cannot do it.
+fn in_private_tmpfs(script: &str, env: &[(&str, &Path)]) -> Option<(String, String)> {
+    let run = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script])
+        .env("MON", env!("CARGO_BIN_EXE_mon"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
+        .current_dir(mon_testkit::project_root())
+        .output();
+    let Ok(run) = run else {
+        eprintln!("skipping: `unshare` is not installed; the full-disk tests mount a tiny tmpfs in a private namespace");
+        return None;
+    };
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout).into_owned(), String::from_utf8_lossy(&run.stderr).into_owned());
+    if !run.status.success() || stdout.contains("NO_MOUNT") {
+        eprintln!("skipping: no private tmpfs here (unshare -rm / mount refused: {stderr}); the full-disk tests need one");
+        return None;
+    }
+    Some((stdout, stderr))
 }
 
 /// `mon run` on a disk that fills up: a finished run on a small tmpfs, the disk then filled to
@@ -211,22 +218,7 @@ fn a_run_on_a_full_disk_fails_cleanly_and_keeps_the_earlier_run() {
         [ "$before" = "$after" ] && echo EARLIER_INTACT
         echo "runs: $(ls -A "$MNT/synthetic" | tr '\n' ' ')"
     "#;
-    let Ok(run) = Command::new("unshare")
-        .args(["-rm", "sh", "-c", script])
-        .env("MNT", &mount)
-        .env("MON", env!("CARGO_BIN_EXE_mon"))
-        .env("EXP", &exp)
-        .current_dir(mon_testkit::project_root())
-        .output()
-    else {
-        eprintln!("skipping: `unshare` is not installed; the full-disk test mounts a tiny tmpfs in a private namespace");
-        return;
-    };
-    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
-    if !run.status.success() || stdout.contains("NO_MOUNT") {
-        eprintln!("skipping: no private tmpfs here (unshare -rm / mount refused: {stderr}); the full-disk test needs one");
-        return;
-    }
+    let Some((stdout, stderr)) = in_private_tmpfs(script, &[("MNT", &mount), ("EXP", &exp)]) else { return };
     assert!(!stdout.contains("FIRST_FAILED"), "the first run did not fit on 4 MiB:\n{stdout}\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stdout.contains("rc=1"), "mon run did not fail on a full disk:\n{stdout}\n{stderr}");

@@ -338,38 +338,28 @@ pub fn markdown_table(metrics: &DataFrame) -> Result<String> {
             .map(|n| n > 1)
             .unwrap_or(false)
     };
+    // (column, shown even when every row has the same value)
     let columns = [
-        "dataset",
-        "category",
-        "backbone",
-        "tap",
-        "seed",
-        "model",
-        "threshold_rule",
-        "oracle",
-        "auroc",
-        "threshold",
-        "precision",
-        "recall",
-        "f1",
-        "accuracy",
-    ];
-    let always = [
-        "category",
-        "model",
-        "threshold_rule",
-        "oracle",
-        "auroc",
-        "threshold",
-        "precision",
-        "recall",
-        "f1",
-        "accuracy",
+        ("dataset", false),
+        ("category", true),
+        ("backbone", false),
+        ("tap", false),
+        ("seed", false),
+        ("model", true),
+        ("threshold_rule", true),
+        ("oracle", true),
+        ("auroc", true),
+        ("threshold", true),
+        ("precision", true),
+        ("recall", true),
+        ("f1", true),
+        ("accuracy", true),
     ];
     let shown = metrics.select(
         columns
             .into_iter()
-            .filter(|c| always.contains(c) || varying(c)),
+            .filter(|(c, always)| *always || varying(c))
+            .map(|(c, _)| c),
     )?;
     let names: Vec<String> = shown
         .get_column_names()
