@@ -3,12 +3,12 @@
 //! the findings; `mon run` refuses to start on errors and prints the warnings.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{DefaultHasher, Hasher};
 use std::path::{Path, PathBuf};
 
-use mon_backbone::image::decode_file;
+use mon_backbone::image::decode_bytes;
 use rayon::prelude::*;
 
+use crate::cache::{ContentHash, hash_bytes};
 use crate::dataset::{Category, Sample};
 
 /// What checking a category found.
@@ -22,22 +22,25 @@ pub struct Findings {
     pub image_kinds: BTreeMap<String, usize>,
     /// Masks that exist and decode.
     pub masks: usize,
+    /// Each image's content hash, train then test (`None` where it could not be read): the
+    /// duplicate check's and the feature cache's key, so that a run reads each file once here.
+    pub hashes: Vec<Option<ContentHash>>,
 }
 
-/// One decoded file: its size and channels, or why it does not decode.
+/// One file, read once: its size and channels (or why it does not decode) and its content hash.
 struct Decoded {
     kind: Result<(u32, u32, usize), String>,
-    hash: Option<u64>,
+    hash: Option<ContentHash>,
 }
 
-fn decode(path: &Path, hash: bool) -> Decoded {
-    let kind = decode_file(path).map(|p| (p.width, p.height, p.channels)).map_err(|e| e.to_string());
-    let hash = hash.then(|| std::fs::read(path).ok()).flatten().map(|bytes| {
-        let mut h = DefaultHasher::new();
-        h.write(&bytes);
-        h.finish()
-    });
-    Decoded { kind, hash }
+fn decode(path: &Path) -> Decoded {
+    match std::fs::read(path) {
+        Ok(bytes) => Decoded {
+            kind: decode_bytes(&bytes, path).map(|p| (p.width, p.height, p.channels)).map_err(|e| e.to_string()),
+            hash: Some(hash_bytes(&bytes)),
+        },
+        Err(e) => Decoded { kind: Err(format!("{}: cannot read it: {e}", path.display())), hash: None },
+    }
 }
 
 /// Decodes every image and mask of `category` (in parallel) and reports what is wrong.
@@ -47,10 +50,10 @@ pub fn check_category(category: &Category) -> Findings {
         findings.warnings.push(ignored_warning(path));
     }
     let samples: Vec<&Sample> = category.train.iter().chain(&category.test).collect();
-    let decoded: Vec<Decoded> = samples.par_iter().map(|s| decode(&s.path, true)).collect();
-    let masks: Vec<Option<Decoded>> = samples.par_iter().map(|s| s.mask.as_ref().map(|m| decode(m, false))).collect();
+    let decoded: Vec<Decoded> = samples.par_iter().map(|s| decode(&s.path)).collect();
+    let masks: Vec<Option<Decoded>> = samples.par_iter().map(|s| s.mask.as_ref().map(|m| decode(m))).collect();
 
-    let mut train_hashes: HashMap<u64, &PathBuf> = HashMap::new();
+    let mut train_hashes: HashMap<&ContentHash, &PathBuf> = HashMap::new();
     for (i, (sample, image)) in samples.iter().zip(&decoded).enumerate() {
         let size = match &image.kind {
             Ok((w, h, channels)) => {
@@ -74,10 +77,10 @@ pub fn check_category(category: &Category) -> Findings {
                 Err(e) => findings.errors.push(format!("mask {e}")),
             }
         }
-        let Some(hash) = image.hash else { continue };
+        let Some(hash) = &image.hash else { continue };
         if i < category.train.len() {
             train_hashes.entry(hash).or_insert(&sample.path);
-        } else if let Some(train) = train_hashes.get(&hash) {
+        } else if let Some(train) = train_hashes.get(hash) {
             findings.warnings.push(format!(
                 "{}: same content as the training image {}; a test image seen in training inflates the results",
                 sample.path.display(),
@@ -114,6 +117,7 @@ pub fn check_category(category: &Category) -> Findings {
             findings.image_kinds.keys().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
+    findings.hashes = decoded.into_iter().map(|d| d.hash).collect();
     findings
 }
 

@@ -8,7 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mon_backbone::{Backbone, DeviceChoice};
 use mon_normality::split::{HoldOut, hold_out};
 
-use crate::cache::{Cache, CellScores, ContentHash, hash_bytes, hash_file, hash_files};
+use crate::cache::{Cache, CellScores, ContentHash, hash_bytes, hash_file};
 use crate::check::{check_category, summary};
 use crate::dataset::{Category, Sample, load_dataset};
 use crate::evaluate::score_cell;
@@ -67,9 +67,15 @@ impl Console {
     }
 }
 
-/// One dataset's categories, loaded and checked.
+/// One dataset's categories, loaded and checked, each with its images' content hashes.
 struct LoadedDataset {
-    categories: Vec<Category>,
+    categories: Vec<(Category, ImageHashes)>,
+}
+
+impl LoadedDataset {
+    fn category(&self, name: &str) -> &(Category, ImageHashes) {
+        self.categories.iter().find(|(c, _)| c.name == name).expect("cells come from these categories")
+    }
 }
 
 pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
@@ -93,18 +99,22 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     let mut datasets = Vec::new();
     for config in &exp.dataset {
         let root = &config.root;
-        let categories = load_dataset(config.layout, root, config.categories.as_deref(), &config.folder_split)?;
-        for category in &categories {
-            let findings = check_category(category);
+        let mut categories = Vec::new();
+        for category in load_dataset(config.layout, root, config.categories.as_deref(), &config.folder_split)? {
+            let findings = check_category(&category);
             if !findings.errors.is_empty() {
                 bail!(
                     "{}the dataset has errors; fix them (`mon data check {} --layout {}` lists them too)",
-                    summary(category, &findings),
+                    summary(&category, &findings),
                     root.display(),
                     config.layout
                 );
             }
             warnings.extend(findings.warnings);
+            // Without errors every image was read, so every hash is there.
+            let mut hashes = findings.hashes.into_iter().map(|h| h.expect("read without error"));
+            let train = hashes.by_ref().take(category.train.len()).collect();
+            categories.push((category, ImageHashes { train, test: hashes.collect() }));
         }
         datasets.push(LoadedDataset { categories });
     }
@@ -113,7 +123,7 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     }
     let names: Vec<Vec<String>> = datasets
         .iter()
-        .map(|d| d.categories.iter().map(|c| c.name.clone()).collect())
+        .map(|d| d.categories.iter().map(|(c, _)| c.name.clone()).collect())
         .collect();
     let grid = expand(&plan, &names);
     let cells: Vec<&Cell> = grid.iter().filter(|c| options.shard.contains(c)).collect();
@@ -173,15 +183,10 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
     let mut records = Vec::new();
     for group in cells.chunk_by(|a, b| a.extraction_group() == b.extraction_group()) {
         let first = group[0];
-        let category = &datasets[first.dataset]
-            .categories
-            .iter()
-            .find(|c| c.name == first.category)
-            .expect("cells come from these categories");
-        let images = keys.images(category)?;
+        let (category, images) = datasets[first.dataset].category(&first.category);
         let cell_keys: Vec<String> = group
             .iter()
-            .map(|c| keys.cell(c, &images))
+            .map(|c| keys.cell(c, images))
             .collect::<Result<_>>()?;
         let mut cached: Vec<Option<(CellScores, Vec<PathBuf>)>> = cell_keys
             .iter()
@@ -211,7 +216,7 @@ pub fn run(file: &Path, options: &RunOptions) -> Result<RunOutput> {
                 &mut keys,
                 network,
                 category,
-                &images,
+                images,
                 &missing_taps,
                 &console,
                 &mut tally,
@@ -375,14 +380,6 @@ impl<'p> Keys<'p> {
             plan,
             weights: vec![None; plan.backbones.len()],
         }
-    }
-
-    fn images(&self, category: &Category) -> Result<ImageHashes> {
-        let paths = |samples: &[Sample]| samples.iter().map(|s| s.path.clone()).collect::<Vec<_>>();
-        Ok(ImageHashes {
-            train: hash_files(&paths(&category.train))?,
-            test: hash_files(&paths(&category.test))?,
-        })
     }
 
     /// The feature key of a tap and a human-readable account of it.
@@ -587,15 +584,10 @@ fn dry_run(
     )];
     let mut counts = [0usize; 3];
     for group in cells.chunk_by(|a, b| a.extraction_group() == b.extraction_group()) {
-        let category = datasets[group[0].dataset]
-            .categories
-            .iter()
-            .find(|c| c.name == group[0].category)
-            .expect("cells come from these categories");
-        let images = keys.images(category)?;
+        let (_, images) = datasets[group[0].dataset].category(&group[0].category);
         let hashes: Vec<ContentHash> = images.train.iter().chain(&images.test).cloned().collect();
         for cell in group {
-            let status = if cache.load_scores(&keys.cell(cell, &images)?)?.is_some() {
+            let status = if cache.load_scores(&keys.cell(cell, images)?)?.is_some() {
                 0
             } else {
                 let (key, _) = keys.features(cell.backbone, &cell.tap)?;
