@@ -30,11 +30,6 @@ pub fn hash_file(path: &Path) -> Result<ContentHash> {
     Ok(hash_bytes(&bytes))
 }
 
-/// Content hashes of `paths`, in order, read in parallel.
-pub fn hash_files(paths: &[PathBuf]) -> Result<Vec<ContentHash>> {
-    paths.par_iter().map(|p| hash_file(p)).collect()
-}
-
 pub struct Cache {
     root: PathBuf,
 }
@@ -73,10 +68,6 @@ impl Cache {
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The folder of one feature key (which may not exist yet).
     pub fn feature_dir(&self, key: &str) -> PathBuf {
         self.root.join("features").join(key)
@@ -106,10 +97,16 @@ impl Cache {
             .map(|hash| {
                 let path = dir.join(format!("{hash}.safetensors"));
                 match std::fs::read(&path) {
-                    Ok(bytes) => Ok(read_f32(&bytes, "features").ok().or_else(|| {
-                        let _ = std::fs::remove_file(&path);
-                        None
-                    })),
+                    Ok(bytes) => Ok(match read_f32(&bytes, "features") {
+                        Ok(tensor) => {
+                            touch(&path);
+                            Some(tensor)
+                        }
+                        Err(_) => {
+                            let _ = std::fs::remove_file(&path);
+                            None
+                        }
+                    }),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
                 }
@@ -148,6 +145,7 @@ impl Cache {
             let _ = std::fs::remove_dir_all(&dir);
             return Ok(None);
         };
+        touch(&path);
         Ok(Some((scores, png_files(&dir)?)))
     }
 
@@ -231,17 +229,9 @@ impl Cache {
     /// an interrupted run. Returns (entries removed, bytes freed).
     pub fn prune(&self, older_than: std::time::Duration) -> Result<(usize, u64)> {
         let cutoff = std::time::SystemTime::now() - older_than;
-        let stale = |path: &Path| {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            name.starts_with(".tmp")
-                || path
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t < cutoff)
-        };
+        let temporary = |path: &Path| path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".tmp"));
+        // Last written or read (`touch`); an entry without a readable time goes too.
+        let unused = |path: &Path| path.metadata().and_then(|m| m.modified()).map_or(true, |t| t < cutoff);
         let mut removed = (0, 0);
         let mut remove = |path: &Path, is_dir: bool| -> Result<()> {
             let size = if is_dir {
@@ -264,13 +254,13 @@ impl Cache {
         };
         for dir in list(&self.root.join("features"))? {
             for file in list(&dir)? {
-                if file.file_name().is_some_and(|n| n != "key.txt") && stale(&file) {
+                if file.file_name().is_some_and(|n| n != "key.txt") && (temporary(&file) || unused(&file)) {
                     remove(&file, false)?;
                 }
             }
         }
         for dir in list(&self.root.join("scores"))? {
-            if stale(&dir) {
+            if temporary(&dir) || unused(&dir.join("scores.safetensors")) {
                 remove(&dir, true)?;
             }
         }
@@ -279,7 +269,7 @@ impl Cache {
 }
 
 /// Marks an entry as used, so that `prune` keeps what recent runs read.
-pub fn touch(path: &Path) {
+fn touch(path: &Path) {
     if let Ok(file) = std::fs::File::options().append(true).open(path) {
         let _ = file.set_modified(std::time::SystemTime::now());
     }
@@ -404,6 +394,11 @@ mod tests {
         cache.store_scores("cell", &scores, |_| Ok(())).unwrap();
         assert_eq!(cache.load_scores("cell").unwrap().unwrap().0, scores, "rewritten whole");
 
+        // An entry written long ago but read just now is in use: prune by age keeps it.
+        let file = dir.path().join("scores/cell/scores.safetensors");
+        let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options().append(true).open(&file).unwrap().set_modified(long_ago).unwrap();
+        cache.load_scores("cell").unwrap().unwrap();
         std::fs::create_dir(dir.path().join("scores/.tmp-abc")).unwrap();
         let (removed, _) = cache.prune(std::time::Duration::from_secs(3600)).unwrap();
         assert_eq!(removed, 1, "the temporary of an interrupted run goes, recent entries stay");
