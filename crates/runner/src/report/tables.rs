@@ -540,35 +540,15 @@ impl Pivot {
                     .collect::<Vec<_>>()
                     .join(",")
             ));
-            let fmt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+            let mut row = |label: &str, values: &mut dyn Iterator<Item = Option<f64>>| {
+                let values: Vec<String> = values.map(|v| v.map(|v| v.to_string()).unwrap_or_default()).collect();
+                out.push_str(&format!("{},{},{}\n", csv_field(&block.title), csv_field(label), values.join(",")));
+            };
             for (category, values) in &block.rows {
-                out.push_str(&format!(
-                    "{},{},{}\n",
-                    csv_field(&block.title),
-                    csv_field(category),
-                    values.iter().map(|v| fmt(*v)).collect::<Vec<_>>().join(",")
-                ));
+                row(category, &mut values.iter().copied());
             }
-            out.push_str(&format!(
-                "{},mean,{}\n",
-                csv_field(&block.title),
-                block
-                    .summary
-                    .iter()
-                    .map(|s| fmt(s.map(|s| s.0)))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ));
-            out.push_str(&format!(
-                "{},ci_half_width,{}\n",
-                csv_field(&block.title),
-                block
-                    .summary
-                    .iter()
-                    .map(|s| fmt(s.and_then(|s| s.1)))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ));
+            row("mean", &mut block.summary.iter().map(|s| s.map(|s| s.0)));
+            row("ci_half_width", &mut block.summary.iter().map(|s| s.and_then(|s| s.1)));
         }
         out
     }
